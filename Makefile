@@ -1,0 +1,49 @@
+# orderflow: `make demo` runs the engine locally; `make test` runs every test.
+# Both set everything up themselves: the virtualenv, the Kafka broker's jars
+# (from Maven Central, cached in ~/.cache/orderflow) and throwaway services.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STATE  := var/services
+DEMO_DB := var/demo.db
+
+.PHONY: demo test unit integration bench services-up services-down clean
+
+$(BIN)/.installed: setup.cfg pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "orderflow needs Python 3.11+"'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+venv: $(BIN)/.installed
+
+demo: venv
+	rm -f $(DEMO_DB) $(DEMO_DB)-wal $(DEMO_DB)-shm
+	$(BIN)/python -m orderflow.devservices up --state $(STATE) --kafka-only
+	@set -e; trap '$(BIN)/python -m orderflow.devservices down --state $(STATE)' EXIT; \
+	export ORDERFLOW_KAFKA_BOOTSTRAP=$$(sed -n 's/^ORDERFLOW_KAFKA_BOOTSTRAP=//p' $(STATE)/services.env); \
+	export ORDERFLOW_DATABASE_URL=sqlite:///$(DEMO_DB); \
+	$(BIN)/orderflow simulate --count 12 --seed 7; \
+	$(BIN)/orderflow run --stop-when-idle 3; \
+	$(BIN)/orderflow orders
+
+test: venv
+	$(BIN)/python -m pytest -q
+
+unit: venv
+	$(BIN)/python -m pytest -q tests/unit
+
+integration: venv
+	$(BIN)/python -m pytest -q tests/integration
+
+services-up: venv
+	$(BIN)/python -m orderflow.devservices up --state $(STATE)
+	@cat $(STATE)/services.env
+
+services-down: venv
+	$(BIN)/python -m orderflow.devservices down --state $(STATE)
+
+clean: services-down
+	rm -rf var build *.egg-info src/*.egg-info

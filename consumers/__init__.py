@@ -1,0 +1,1 @@
+"""Thin Kafka adapters: decode, validate against ``schemas/``, call one command."""

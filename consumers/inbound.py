@@ -1,0 +1,187 @@
+"""The inbound consumer: storefront and ERP topics into the event store, exactly once.
+
+Each poll is applied partition by partition; one partition's records become
+one database transaction holding their events, their receipts, the error
+journal entries of the ones that failed, and the partition's new position.
+The position in the database, not Kafka's committed offset, is where a
+consumer resumes: on every assignment it seeks there.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Callable
+from datetime import datetime, timezone
+from typing import Any
+
+import structlog
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import IntegrityError, Tracking
+from kafka import KafkaConsumer, OffsetAndMetadata, TopicPartition
+from kafka.consumer.subscription_state import ConsumerRebalanceListener
+
+from orderflow.aggregates.inbox import Receipt
+from orderflow.application import Orders
+from orderflow.contract import Contract, ContractViolation
+from orderflow.consumers.dead_letters import DeadLetterTopic, Rejection
+from orderflow.consumers.handlers import HANDLERS, CannotApply
+from orderflow.wire import BadEnvelope, Envelope, decode
+
+log = structlog.get_logger("orderflow.consumer")
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def position_name(topic: str, partition: int) -> str:
+    """The tracking name under which a partition's position is stored."""
+    return f"{topic}:{partition}"
+
+
+class _Assignments(ConsumerRebalanceListener):
+    """Notes newly assigned partitions; the poll loop seeks them (never from this callback's thread)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pending: set[TopicPartition] = set()
+
+    def on_partitions_revoked(self, revoked: Any) -> None:
+        log.info("partitions revoked", partitions=sorted(f"{tp.topic}:{tp.partition}" for tp in revoked))
+
+    def on_partitions_assigned(self, assigned: Any) -> None:
+        with self._lock:
+            self._pending.update(assigned)
+
+    def take(self) -> set[TopicPartition]:
+        with self._lock:
+            pending, self._pending = self._pending, set()
+        return pending
+
+
+class InboundConsumer:
+    """Polls the inbound topics and applies their messages through the application's commands."""
+
+    def __init__(
+        self,
+        app: Orders,
+        contract: Contract,
+        consumer: KafkaConsumer,
+        dead_letters: DeadLetterTopic,
+        topics: tuple[str, ...],
+        batch_size: int = 500,
+        clock: Clock = utc_now,
+    ):
+        self.app = app
+        self.contract = contract
+        self.consumer = consumer
+        self.dead_letters = dead_letters
+        self.batch_size = batch_size
+        self.clock = clock
+        self._assignments = _Assignments()
+        consumer.subscribe(list(topics), listener=self._assignments)
+
+    @property
+    def is_assigned(self) -> bool:
+        """Whether the group has given this consumer partitions yet."""
+        return bool(self.consumer.assignment())
+
+    def close(self) -> None:
+        """Leave the group; everything applied is already recorded."""
+        self.consumer.close(autocommit=False)
+        log.info("consumer stopped")
+
+    def poll_once(self, timeout_ms: int = 500) -> int:
+        """One poll: apply what arrived; return how many records were consumed."""
+        batches = self.consumer.poll(timeout_ms=timeout_ms, max_records=self.batch_size)
+        for tp in self._assignments.take():
+            self._seek_to_recorded_position(tp)
+            batches.pop(tp, None)
+        consumed = 0
+        for tp, records in batches.items():
+            consumed += self._apply_partition(tp, records)
+        return consumed
+
+    def _seek_to_recorded_position(self, tp: TopicPartition) -> None:
+        recorded = self.app.position(position_name(tp.topic, tp.partition))
+        if recorded is None:
+            self.consumer.seek_to_beginning(tp)
+        else:
+            self.consumer.seek(tp, recorded + 1)
+        log.info("partition assigned", topic=tp.topic, partition=tp.partition, resume_at=None if recorded is None else recorded + 1)
+
+    def _apply_partition(self, tp: TopicPartition, records: list[Any]) -> int:
+        last = records[-1].offset
+        at = self.clock()
+        rejections: list[Rejection] = []
+        try:
+            with self.app.batch(Tracking(position_name(tp.topic, tp.partition), last)):
+                for record in records:
+                    rejection = self._apply(record)
+                    if rejection is not None:
+                        rejections.append(rejection)
+                        self.app.save(rejection.journal_entry(at))
+                if rejections:
+                    self.dead_letters.publish(rejections, at)
+        except IntegrityError as error:
+            # Another consumer recorded some of these first (a rebalance), or a
+            # concurrent writer moved an aggregate on: nothing of this batch was
+            # recorded. Read the partition again from the recorded position.
+            log.warning("batch conflicted, re-reading", topic=tp.topic, partition=tp.partition, error=str(error))
+            self._seek_to_recorded_position(tp)
+            return 0
+        self.consumer.commit_async({tp: OffsetAndMetadata(last + 1, "", -1)})
+        log.info(
+            "batch recorded", topic=tp.topic, partition=tp.partition, first_offset=records[0].offset,
+            last_offset=last, messages=len(records), rejected=len(rejections),
+        )
+        return len(records)
+
+    def _apply(self, record: Any) -> Rejection | None:
+        """Apply one record inside the open batch; return its rejection if it cannot be applied."""
+        where = {"topic": record.topic, "partition": record.partition, "offset": record.offset}
+        envelope: Envelope | None = None
+        try:
+            envelope = decode(record.key, record.value, list(record.headers or []))
+            self.contract.validate(envelope.message_type, envelope.schema_version, envelope.payload)
+            digest = hashlib.sha256(record.value or b"").hexdigest()
+            if self._seen_before(envelope, digest, where):
+                return None
+            HANDLERS[envelope.message_type](self.app, envelope)
+            self.app.save(Receipt(envelope.message_id, envelope.message_type, digest, at=self.clock(), **where))
+        except (BadEnvelope, ContractViolation, CannotApply) as error:
+            self.app.discard_unsaved()
+            return self._rejection(record, envelope, str(error), type(error).__name__)
+        except Exception as error:  # noqa: BLE001 - a poison message must never block the partition
+            self.app.discard_unsaved()
+            log.exception("unexpected error applying message", **where)
+            return self._rejection(record, envelope, f"unexpected error: {error!r}", type(error).__name__)
+        log.info("message applied", order=envelope.key, message_type=envelope.message_type, message_id=envelope.message_id, **where)
+        return None
+
+    def _seen_before(self, envelope: Envelope, digest: str, where: dict[str, Any]) -> bool:
+        try:
+            receipt = self.app.load(Receipt.create_id(envelope.message_id))
+        except AggregateNotFoundError:
+            return False
+        if receipt.digest != digest:
+            raise CannotApply(
+                f"message id {envelope.message_id} was already used for a different payload (first seen at {receipt.source})"
+            )
+        log.info("duplicate message ignored", order=envelope.key, message_id=envelope.message_id, first_seen=receipt.source, **where)
+        return True
+
+    @staticmethod
+    def _rejection(record: Any, envelope: Envelope | None, reason: str, error: str) -> Rejection:
+        log.warning(
+            "message rejected", topic=record.topic, partition=record.partition, offset=record.offset,
+            order=envelope.key if envelope else None, reason=reason,
+        )
+        return Rejection(
+            topic=record.topic, partition=record.partition, offset=record.offset, key=record.key,
+            value=record.value, headers=list(record.headers or []), reason=reason, error=error,
+            message_id=envelope.message_id if envelope else None,
+            message_type=envelope.message_type if envelope else None,
+        )

@@ -1,0 +1,1 @@
+"""orderflow: the event-sourced truth about web orders between a storefront and an ERP."""

@@ -1,0 +1,182 @@
+"""Order-taking setup: how orders are taken per customer type, who must pay by card, who may do what.
+
+One :class:`OrderTakingSetup` aggregate holds the whole configuration. A web
+order copies the :class:`OrderTerms` in force for its customer when it is
+placed, so a later change of the setup never rewrites an order's history.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Self, get_type_hints
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from eventsourcing.domain import Aggregate, event
+
+from orderflow.aggregates.errors import ConflictingSetup, InvalidCommand, NotAuthorized
+from orderflow.aggregates.values import Actor, CustomerType, choice, stamp
+
+SETUP_ID = uuid5(NAMESPACE_URL, "orderflow:order-taking-setup")
+
+
+class Intake(StrEnum):
+    MANUAL = "Manual"
+    TO_QUOTE = "Automatic to Sales Quote"
+    TO_ORDER = "Automatic to Sales Order"
+
+
+class CheckoutOptions(StrEnum):
+    ORDERS = "Place orders"
+    QUOTES = "Request quotes"
+    BOTH = "Place orders and request quotes"
+
+
+class QuoteConversion(StrEnum):
+    DISABLED = "Disabled"
+    WITH_CHECKOUT = "With checkout"
+    UNATTENDED = "Unattended"
+
+
+class Permission(StrEnum):
+    """Back-office actions that only some roles may do."""
+
+    CONFIRM = "Confirm"
+    CHANGE_WORKFLOW_STATUS = "Change Workflow Status"
+    SET_APPROVAL = "Set Approval by Hand"
+    APPROVE_QUOTE = "Approve Quote for Conversion"
+
+
+DEFAULT_ROLES: dict[Permission, frozenset[str]] = {
+    Permission.CONFIRM: frozenset({"Admin", "Sales", "Cashier", "Sales Allocation", "Sales Manager"}),
+    Permission.CHANGE_WORKFLOW_STATUS: frozenset({"Admin", "Sales Manager"}),
+    Permission.SET_APPROVAL: frozenset({"Admin", "Sales Manager"}),
+    Permission.APPROVE_QUOTE: frozenset({"Admin", "Sales Manager"}),
+}
+
+
+@dataclass(frozen=True)
+class OrderTaking:
+    """The order-taking settings of one customer type."""
+
+    intake: Intake = Intake.MANUAL
+    checkout_options: CheckoutOptions = CheckoutOptions.BOTH
+    quote_conversion: QuoteConversion = QuoteConversion.WITH_CHECKOUT
+    quote_promotable_by_default: bool = True
+    auto_confirm: bool = False
+    customer_confirmation_required: bool = False
+
+    def __post_init__(self) -> None:
+        if self.auto_confirm and self.customer_confirmation_required:
+            raise ConflictingSetup("auto-confirm upon checkout contradicts customer confirmation required")
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Self:
+        """Read settings by name (values as ``to_dict`` writes them); missing ones take their defaults."""
+        hints = get_type_hints(cls)
+        names = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise InvalidCommand(f"unknown order-taking settings {unknown}; known are {sorted(names)}")
+        return cls(**{name: _setting(name, hints[name], value) for name, value in data.items()})
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: (v.value if isinstance(v, StrEnum) else v) for k, v in asdict(self).items()}
+
+
+@dataclass(frozen=True)
+class OrderTerms(OrderTaking):
+    """The settings one order is taken under: its customer type's, plus its customer's card rule."""
+
+    require_card_payment: bool = False
+
+    def accepts(self, quote: bool) -> bool:
+        """Whether checkout options allow this kind of request (a quote, or an order)."""
+        wanted = CheckoutOptions.QUOTES if quote else CheckoutOptions.ORDERS
+        return self.checkout_options in (wanted, CheckoutOptions.BOTH)
+
+
+@dataclass(frozen=True)
+class Permissions:
+    """Which back-office roles may do which :class:`Permission`."""
+
+    roles: dict[Permission, frozenset[str]] = field(default_factory=lambda: dict(DEFAULT_ROLES))
+
+    def check(self, actor: Actor, permission: Permission) -> None:
+        """Raise ``NotAuthorized`` unless ``actor`` is a back-office user with a permitted role."""
+        if not actor.is_back_office:
+            raise NotAuthorized(f"{permission.value}: only the back office may do this")
+        allowed = self.roles.get(permission, frozenset())
+        if not allowed.intersection(actor.roles):
+            raise NotAuthorized(
+                f"{permission.value}: user {actor.user_no} has roles {sorted(actor.roles)}, needs one of {sorted(allowed)}"
+            )
+
+
+def require_back_office(actor: Actor, action: str) -> None:
+    """Raise ``NotAuthorized`` unless a back-office user acts."""
+    if not actor.is_back_office:
+        raise NotAuthorized(f"{action}: only the back office may do this, not {actor.user_type.value} {actor.user_no}")
+
+
+class OrderTakingSetup(Aggregate):
+    """The system's one order-taking configuration (defaults until configured)."""
+
+    @staticmethod
+    def create_id() -> UUID:
+        return SETUP_ID
+
+    @event("Started")
+    def __init__(self) -> None:
+        self.order_taking: dict[CustomerType, OrderTaking] = {}
+        self.card_payment_customers: frozenset[str] = frozenset()
+        self.permissions = Permissions()
+
+    def terms_for(self, customer_type: CustomerType, customer_no: str) -> OrderTerms:
+        """The terms a new order of this customer type and customer no. is taken under."""
+        taking = self.order_taking.get(customer_type, OrderTaking())
+        return OrderTerms(**asdict(taking), require_card_payment=customer_no in self.card_payment_customers)
+
+    def configure(self, customer_type: str, settings: dict[str, Any], actor: Actor, at: datetime) -> None:
+        """Set the order-taking settings of one customer type (missing settings take their defaults)."""
+        require_back_office(actor, "configure order taking")
+        kind = choice(CustomerType, customer_type, "customer type")
+        taking = OrderTaking.from_dict(settings)
+        self._configured(customer_type=kind.value, settings=taking.to_dict(), **stamp(actor, at))
+
+    @event("OrderTakingConfigured")
+    def _configured(self, customer_type: str, settings: dict[str, Any], actor: dict[str, Any], at: datetime) -> None:
+        self.order_taking = {**self.order_taking, CustomerType(customer_type): OrderTaking.from_dict(settings)}
+
+    def require_card_payment(self, customer_no: str, required: bool, actor: Actor, at: datetime) -> None:
+        """Whether the customer must pay by card (their unpaid orders are flagged)."""
+        require_back_office(actor, "require card payment")
+        if not customer_no:
+            raise InvalidCommand("a customer no. is required")
+        self._card_payment_set(customer_no=customer_no, required=required, **stamp(actor, at))
+
+    @event("CardPaymentRequirementSet")
+    def _card_payment_set(self, customer_no: str, required: bool, actor: dict[str, Any], at: datetime) -> None:
+        others = self.card_payment_customers - {customer_no}
+        self.card_payment_customers = others | {customer_no} if required else others
+
+    def set_permission(self, permission: str, roles: list[str], actor: Actor, at: datetime) -> None:
+        """Let exactly these roles do ``permission`` from now on."""
+        require_back_office(actor, "set permissions")
+        name = choice(Permission, permission, "permission").value
+        if not isinstance(roles, list) or not all(isinstance(role, str) and role for role in roles):
+            raise InvalidCommand(f"roles are a list of role names, not {roles!r}")
+        self._permission_set(permission=name, roles=sorted(set(roles)), **stamp(actor, at))
+
+    @event("PermissionSet")
+    def _permission_set(self, permission: str, roles: list[str], actor: dict[str, Any], at: datetime) -> None:
+        self.permissions = Permissions({**self.permissions.roles, Permission(permission): frozenset(roles)})
+
+
+def _setting(name: str, kind: type, value: Any) -> Any:
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise InvalidCommand(f"{name} must be true or false, not {value!r}")
+        return value
+    return choice(kind, value, name)

@@ -1,0 +1,115 @@
+"""The eventsourcing Application that records every order action.
+
+Commands (see :mod:`orderflow.commands`) are get, act, save. A Kafka consumer
+wraps many commands in one :meth:`Orders.batch`, so that their events and the
+consumer's position are recorded in one database transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
+from eventsourcing.persistence import JSONTranscoder, ProcessRecorder, Tracking
+
+from orderflow.aggregates.numbering import WebOrderNumbers
+from orderflow.commands import OrderCommands
+from orderflow.settings import eventsourcing_env
+from orderflow.transcodings import DateAsISO
+
+
+class Orders(OrderCommands, Application[UUID]):
+    """The order-processing application: one event store for all web orders."""
+
+    name = "orderflow"
+
+    def __init__(self, database_url: str = "sqlite:///:memory:", env: dict[str, str] | None = None):
+        super().__init__(env={**eventsourcing_env(database_url), **(env or {})})
+        self.recorder: ProcessRecorder
+        self._batch: ProcessingEvent[UUID] | None = None
+
+    def construct_recorder(self) -> ProcessRecorder:
+        """A process recorder: events and a consumer position in one transaction."""
+        return self.factory.process_recorder()
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        transcoder.register(DateAsISO())
+
+    @contextmanager
+    def batch(self, tracking: Tracking | None = None) -> Iterator[ProcessingEvent[UUID]]:
+        """Collect everything saved inside the block; record it, with ``tracking``, on exit.
+
+        If the block raises, nothing is recorded.
+        """
+        if self._batch is not None:
+            raise RuntimeError("batches do not nest")
+        self._batch = ProcessingEvent(tracking=tracking)
+        try:
+            yield self._batch
+            processing_event, self._batch = self._batch, None
+        finally:
+            self._batch = None
+        recordings = self._record(processing_event)
+        self._take_snapshots(processing_event)
+        self._notify(recordings)
+
+    def save(self, *objs: Any, **kwargs: Any) -> Any:
+        """Record at once, or collect into the open batch."""
+        if self._batch is None:
+            return super().save(*objs, **kwargs)
+        self._batch.collect_events(*objs, **kwargs)
+        return []
+
+    def load(self, aggregate_id: UUID) -> Any:
+        """The aggregate as the open batch left it, else as stored.
+
+        Raises ``AggregateNotFoundError`` from the library when there is none;
+        commands translate that into the domain's own error.
+        """
+        if self._batch is not None and aggregate_id in self._batch.aggregates:
+            return self._batch.aggregates[aggregate_id]
+        return self.repository.get(aggregate_id)
+
+    def discard_unsaved(self) -> None:
+        """Undo what a failed command did to aggregates of the open batch.
+
+        Domain methods check before they record, but a command that failed
+        half-way must not leave a half-changed aggregate for the next message
+        of the same batch: each such aggregate is rebuilt from the store plus
+        the batch's collected events.
+        """
+        if self._batch is None:
+            return
+        for aggregate_id, aggregate in list(self._batch.aggregates.items()):
+            if not aggregate.pending_events:
+                continue
+            try:
+                rebuilt = self.repository.get(aggregate_id)
+            except AggregateNotFoundError:
+                rebuilt = None
+            for collected in self._batch.events:
+                if collected.originator_id == aggregate_id:
+                    rebuilt = collected.mutate(rebuilt)
+            if rebuilt is None:
+                del self._batch.aggregates[aggregate_id]
+            else:
+                self._batch.aggregates[aggregate_id] = rebuilt
+
+    def next_web_order_no(self, at: datetime) -> str:
+        """Issue the next system-wide unique Web Order No. (saved with the caller's work)."""
+        try:
+            series = self.load(WebOrderNumbers.create_id())
+        except AggregateNotFoundError:
+            series = WebOrderNumbers()
+        number = series.issue(at)
+        self.save(series)
+        return number
+
+    def position(self, name: str) -> int | None:
+        """The last recorded position of a tracked source (e.g. ``topic:partition``)."""
+        return self.recorder.max_tracking_id(name)

@@ -1,0 +1,88 @@
+"""The one composition root: settings in, a wired engine out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka.errors import TopicAlreadyExistsError
+
+from orderflow.application import Orders
+from orderflow.consumers.dead_letters import DeadLetterTopic
+from orderflow.consumers.inbound import InboundConsumer
+from orderflow.contract import Contract
+from orderflow.db import Database
+from orderflow.projections.runner import ProjectionRunner
+from orderflow.projections.web_orders import WebOrdersView
+from orderflow.settings import Settings
+
+
+@dataclass
+class Engine:
+    """Everything one orderflow process uses, built once."""
+
+    settings: Settings
+    app: Orders
+    db: Database
+    projections: ProjectionRunner
+    contract: Contract
+    _closers: list = field(default_factory=list)
+
+    def inbound_consumer(self, client_id: str = "orderflow") -> InboundConsumer:
+        """A consumer in the engine's group, with its own dead-letter producer."""
+        s = self.settings
+        producer = KafkaProducer(bootstrap_servers=s.kafka_bootstrap, acks="all", linger_ms=5)
+        consumer = KafkaConsumer(
+            bootstrap_servers=s.kafka_bootstrap,
+            group_id=s.consumer_group,
+            client_id=client_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_records=s.batch_size,
+        )
+        self._closers.append(producer.close)
+        return InboundConsumer(
+            app=self.app,
+            contract=self.contract,
+            consumer=consumer,
+            dead_letters=DeadLetterTopic(producer, s.topics.dead_letters),
+            topics=s.topics.inbound,
+            batch_size=s.batch_size,
+        )
+
+    def ensure_topics(self, partitions: int = 4) -> None:
+        """Create orderflow's topics if the broker does not have them yet."""
+        admin = KafkaAdminClient(bootstrap_servers=self.settings.kafka_bootstrap)
+        try:
+            missing = set(self.settings.topics.all) - set(admin.list_topics())
+            if missing:
+                try:
+                    admin.create_topics(
+                        {name: {"num_partitions": partitions, "replication_factor": 1} for name in missing},
+                        wait_for_metadata=True,
+                    )
+                except TopicAlreadyExistsError:
+                    pass
+        finally:
+            admin.close()
+
+    def close(self) -> None:
+        for close in reversed(self._closers):
+            close()
+        self.db.close()
+        self.app.close()
+
+
+def bootstrap(settings: Settings | None = None) -> Engine:
+    """Build the application, the read-model database and the projections from settings."""
+    settings = settings or Settings.from_env()
+    app = Orders(settings.database_url)
+    db = Database(settings.database_url)
+    views = [WebOrdersView(db.is_postgres, app)]
+    return Engine(
+        settings=settings,
+        app=app,
+        db=db,
+        projections=ProjectionRunner(app, db, views),
+        contract=Contract(settings.schema_dir),
+    )

@@ -1,0 +1,123 @@
+"""The ``orderflow`` command: run the engine, look at orders, make traffic."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+import time
+from collections.abc import Sequence
+
+import structlog
+
+from orderflow import logs
+from orderflow.bootstrap import Engine, bootstrap
+from orderflow.settings import Settings
+
+log = structlog.get_logger("orderflow")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="orderflow", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="consume the storefront and ERP topics and keep the read models current")
+    run.add_argument("--stop-when-idle", type=float, metavar="SECONDS",
+                     help="exit once nothing arrived for SECONDS and every read model is caught up")
+    run.set_defaults(func=cmd_run)
+
+    orders = commands.add_parser("orders", help="list web orders (the Web Orders read model)")
+    orders.add_argument("--status", help="only orders with this workflow status")
+    orders.add_argument("--limit", type=int, default=50)
+    orders.set_defaults(func=cmd_orders)
+
+    simulate = commands.add_parser("simulate", help="publish realistic storefront traffic")
+    simulate.add_argument("--count", type=int, default=10, help="how many orders")
+    simulate.add_argument("--seed", type=int, default=1, help="same seed, same traffic")
+    simulate.add_argument("--rate", type=float, default=0, help="messages per second (0: as fast as possible)")
+    simulate.set_defaults(func=cmd_simulate)
+
+    args = parser.parse_args(argv)
+    settings = Settings.from_env()
+    logs.configure(settings.log_format)
+    return args.func(settings, args) or 0
+
+
+def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
+    engine = bootstrap(settings)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    engine.ensure_topics()
+    consumer = engine.inbound_consumer()
+    projections = threading.Thread(target=engine.projections.run, args=(stop,), name="projections")
+    projections.start()
+    log.info("orderflow running", database=_redacted(settings.database_url), kafka=settings.kafka_bootstrap)
+    last_activity = last_report = time.monotonic()
+    try:
+        while not stop.is_set():
+            if consumer.poll_once(timeout_ms=500):
+                last_activity = time.monotonic()
+            now = time.monotonic()
+            if now - last_report >= 10:
+                log.info("projection lag", **engine.projections.lag())
+                last_report = now
+            if args.stop_when_idle is not None and now - last_activity >= args.stop_when_idle and consumer.is_assigned:
+                if not any(engine.projections.lag().values()):
+                    log.info("idle and caught up: stopping")
+                    stop.set()
+    finally:
+        stop.set()
+        consumer.close()
+        projections.join()
+        engine.close()
+    return 0
+
+
+def cmd_orders(settings: Settings, args: argparse.Namespace) -> int:
+    engine = bootstrap(settings)
+    try:
+        engine.projections.catch_up()
+        rows = engine.projections.views[0].list_orders(engine.db, status=args.status, limit=args.limit)
+    finally:
+        engine.close()
+    _print_table(rows)
+    return 0
+
+
+def cmd_simulate(settings: Settings, args: argparse.Namespace) -> int:
+    from orderflow.simulate import publish_orders
+
+    engine = bootstrap(settings)
+    try:
+        engine.ensure_topics()
+    finally:
+        engine.close()
+    sent = publish_orders(settings, count=args.count, seed=args.seed, rate=args.rate)
+    log.info("simulated traffic published", messages=sent, topic=settings.topics.storefront)
+    return 0
+
+
+def _print_table(rows: list[dict]) -> None:
+    if not rows:
+        print("(no web orders)")
+        return
+    columns = list(rows[0])
+    texts = [["" if row[c] is None else str(row[c]) for c in columns] for row in rows]
+    widths = [max(len(c), *(len(t[i]) for t in texts)) for i, c in enumerate(columns)]
+    print("  ".join(c.ljust(w) for c, w in zip(columns, widths)))
+    print("  ".join("-" * w for w in widths))
+    for t in texts:
+        print("  ".join(v.ljust(w) for v, w in zip(t, widths)))
+
+
+def _redacted(url: str) -> str:
+    if "@" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    return f"{scheme}://***@{rest.split('@', 1)[1]}"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,435 @@
+"""Real, throwaway PostgreSQL and Kafka servers for the tests and the local demo.
+
+``PostgresServer`` and ``KafkaBroker`` start a private server on free ports of
+127.0.0.1 in a scratch directory and delete it again on ``stop()``. From the
+shell::
+
+    python -m orderflow.devservices up --state DIR    # writes DIR/services.env
+    python -m orderflow.devservices down --state DIR
+
+The Kafka jars come from Maven Central (``tools/kafka/pom.xml``) and are cached
+in ``$ORDERFLOW_CACHE_DIR`` (default ``~/.cache/orderflow``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import contextlib
+import fcntl
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import psycopg
+import structlog
+from kafka import KafkaAdminClient
+from kafka.errors import KafkaError
+from psycopg import sql
+
+log = structlog.get_logger()
+
+KAFKA_VERSION = "4.1.1"
+PG_USER = "nobody"  # initdb and pg_ctl refuse to run as root
+
+_PG_SETTINGS = """
+listen_addresses = '127.0.0.1'
+port = {port}
+unix_socket_directories = '{socket_dir}'
+max_connections = 200
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+"""
+
+_KAFKA_PROPERTIES = """\
+process.roles=broker,controller
+node.id=1
+controller.quorum.bootstrap.servers=127.0.0.1:{ctrl_port}
+listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{ctrl_port}
+advertised.listeners=PLAINTEXT://127.0.0.1:{port}
+controller.listener.names=CONTROLLER
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+inter.broker.listener.name=PLAINTEXT
+log.dirs={log_dirs}
+offsets.topic.replication.factor=1
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+group.initial.rebalance.delay.ms=0
+num.partitions=4
+auto.create.topics.enable=true
+"""
+
+_LOG4J2_PROPERTIES = """\
+status = warn
+appender.console.type = Console
+appender.console.name = STDOUT
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = WARN
+rootLogger.appenderRefs = console
+rootLogger.appenderRef.console.ref = STDOUT
+"""
+
+
+class PostgresServer:
+    """A private PostgreSQL server (trust auth, user ``postgres``) in a scratch directory."""
+
+    def __init__(self) -> None:
+        self.port: int | None = None
+        self.scratch_dir: Path | None = None
+
+    @property
+    def url(self) -> str:
+        """URL of the server's ``postgres`` database."""
+        return self.database_url("postgres")
+
+    @property
+    def pid(self) -> int:
+        """Process id of the postmaster."""
+        return int((self.scratch_dir / "data" / "postmaster.pid").read_text().split()[0])
+
+    def database_url(self, name: str) -> str:
+        """URL of database ``name`` on this server."""
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{name}"
+
+    def start(self) -> PostgresServer:
+        """Initialise a fresh cluster and start the server; return ``self``."""
+        started = time.monotonic()
+        self.scratch_dir = Path(tempfile.mkdtemp(prefix="orderflow-pg-"))
+        self.port = _free_ports(1)[0]
+        try:
+            _give_to_pg_user(self.scratch_dir)
+            self._initdb()
+            _run(_pg_command("pg_ctl", "-D", self.scratch_dir / "data", "-l", self.scratch_dir / "postgres.log",
+                             "-w", "-t", "30", "start"), cwd=self.scratch_dir, start_new_session=True)
+        except Exception as exc:
+            tail = _tail(self.scratch_dir / "postgres.log")
+            self.stop()
+            raise RuntimeError(f"PostgreSQL failed to start: {exc}\n{tail}") from exc
+        log.info("postgres.started", url=self.url, seconds=round(time.monotonic() - started, 2))
+        return self
+
+    def _initdb(self) -> None:
+        data = self.scratch_dir / "data"
+        _run(_pg_command("initdb", "-D", data, "-U", "postgres", "-A", "trust", "-E", "UTF8",
+                         "--locale=C", "--no-sync"), cwd=self.scratch_dir)
+        with (data / "postgresql.conf").open("a") as conf:
+            conf.write(_PG_SETTINGS.format(port=self.port, socket_dir=self.scratch_dir))
+
+    def stop(self) -> None:
+        """Stop the server and delete its scratch directory."""
+        if self.scratch_dir is not None:
+            _stop_postgres(self.scratch_dir)
+            log.info("postgres.stopped", port=self.port)
+            self.scratch_dir = None
+
+    def create_database(self, name: str) -> str:
+        """Create database ``name`` and return its URL."""
+        with psycopg.connect(self.url, autocommit=True, connect_timeout=10) as conn:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        return self.database_url(name)
+
+    def __enter__(self) -> PostgresServer:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+class KafkaBroker:
+    """A private single-node Kafka broker (KRaft, PLAINTEXT) in a scratch directory."""
+
+    def __init__(self, startup_timeout: float = 90.0) -> None:
+        self.startup_timeout = startup_timeout
+        self.port: int | None = None
+        self.scratch_dir: Path | None = None
+        self._proc: subprocess.Popen | None = None
+
+    @property
+    def bootstrap_servers(self) -> str:
+        """The ``host:port`` to give Kafka clients."""
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def pid(self) -> int:
+        """Process id of the broker's JVM (also its process group id)."""
+        return self._proc.pid
+
+    def start(self) -> KafkaBroker:
+        """Format a fresh KRaft log directory, start the broker, wait until it answers; return ``self``."""
+        started = time.monotonic()
+        libs = kafka_libs()
+        self.scratch_dir = Path(tempfile.mkdtemp(prefix="orderflow-kafka-"))
+        self.port, ctrl_port = _free_ports(2)
+        config = self.scratch_dir / "server.properties"
+        config.write_text(_KAFKA_PROPERTIES.format(
+            port=self.port, ctrl_port=ctrl_port, log_dirs=self.scratch_dir / "logs"))
+        (self.scratch_dir / "log4j2.properties").write_text(_LOG4J2_PROPERTIES)
+        try:
+            _run([*self._java(libs), "kafka.tools.StorageTool", "format", "--standalone",
+                  "-t", _kafka_cluster_id(), "-c", config])
+            with (self.scratch_dir / "broker.log").open("ab") as out:
+                self._proc = subprocess.Popen(
+                    [*self._java(libs), "kafka.Kafka", config], stdin=subprocess.DEVNULL,
+                    stdout=out, stderr=subprocess.STDOUT, cwd=self.scratch_dir, start_new_session=True)
+            self._wait_ready()
+        except Exception as exc:
+            tail = _tail(self.scratch_dir / "broker.log")
+            self.stop()
+            raise RuntimeError(f"Kafka broker failed to start: {exc}\n{tail}") from exc
+        log.info("kafka.started", bootstrap_servers=self.bootstrap_servers,
+                 seconds=round(time.monotonic() - started, 2))
+        return self
+
+    def _java(self, libs: Path) -> list[str]:
+        java = Path(os.environ["JAVA_HOME"], "bin", "java") if "JAVA_HOME" in os.environ else "java"
+        return [str(java), "-Xms256m", "-Xmx1g", "-Djava.awt.headless=true",
+                f"-Dlog4j2.configurationFile={self.scratch_dir / 'log4j2.properties'}", "-cp", f"{libs}/*"]
+
+    def _wait_ready(self) -> None:
+        def ready() -> bool:
+            if self._proc.poll() is not None:
+                raise RuntimeError(f"broker exited with code {self._proc.returncode}")
+            return _port_open(self.port) and _kafka_answers(self.bootstrap_servers)
+
+        if not _wait_until(ready, self.startup_timeout, interval=0.25):
+            raise TimeoutError(f"broker not ready after {self.startup_timeout:.0f} s")
+
+    def stop(self) -> None:
+        """Stop the broker (SIGTERM, then SIGKILL) and delete its scratch directory."""
+        if self._proc is not None:
+            _terminate_group(self._proc.pid, running=lambda: self._proc.poll() is None)
+            self._proc = None
+        if self.scratch_dir is not None:
+            shutil.rmtree(self.scratch_dir, ignore_errors=True)
+            log.info("kafka.stopped", port=self.port)
+            self.scratch_dir = None
+
+    def create_topics(self, names: list[str], partitions: int = 4) -> None:
+        """Create topics ``names`` (replication factor 1) and wait until they have leaders."""
+        admin = KafkaAdminClient(bootstrap_servers=self.bootstrap_servers)
+        try:
+            admin.create_topics({name: {"num_partitions": partitions, "replication_factor": 1} for name in names},
+                                wait_for_metadata=True)
+        finally:
+            admin.close()
+
+    def __enter__(self) -> KafkaBroker:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+def kafka_libs() -> Path:
+    """Return the directory of the Kafka broker jars, fetching them with Maven on first use."""
+    cache = Path(os.environ.get("ORDERFLOW_CACHE_DIR") or Path.home() / ".cache" / "orderflow")
+    home = cache / f"kafka-{KAFKA_VERSION}"
+    home.mkdir(parents=True, exist_ok=True)
+    libs, marker = home / "libs", home / "fetched.ok"
+    with (home / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not marker.exists():
+            started = time.monotonic()
+            shutil.rmtree(libs, ignore_errors=True)
+            _run(["mvn", "-B", "-q", "-f", _kafka_pom(), "dependency:copy-dependencies",
+                  "-DincludeScope=runtime", f"-DoutputDirectory={libs}"])
+            marker.write_text(f"kafka {KAFKA_VERSION}\n")
+            log.info("kafka.jars_fetched", libs=str(libs), seconds=round(time.monotonic() - started, 2))
+    return libs
+
+
+def _kafka_pom() -> Path:
+    default = Path(__file__).resolve().parents[2] / "tools" / "kafka" / "pom.xml"
+    return Path(os.environ.get("ORDERFLOW_KAFKA_POM") or default)
+
+
+def _kafka_cluster_id() -> str:
+    """A random cluster id formatted like Kafka's ``Uuid.randomUuid().toString()``."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(os.urandom(16)).rstrip(b"=").decode()
+        if not cluster_id.startswith("-"):
+            return cluster_id
+
+
+def _kafka_answers(bootstrap_servers: str) -> bool:
+    try:
+        admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers, bootstrap_timeout_ms=3000,
+                                 request_timeout_ms=5000)
+    except (KafkaError, OSError):
+        return False
+    try:
+        return bool(admin.describe_cluster()["brokers"])
+    except (KafkaError, OSError):
+        return False
+    finally:
+        admin.close()
+
+
+def _pg_bindir() -> Path:
+    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin"),
+                      key=lambda p: tuple(int(n) for n in p.parent.name.split(".") if n.isdigit()), reverse=True)
+    if versions:
+        return versions[0]
+    initdb = shutil.which("initdb")
+    if initdb is None:
+        raise FileNotFoundError("no PostgreSQL server binaries in /usr/lib/postgresql/*/bin or on PATH")
+    return Path(initdb).parent
+
+
+def _pg_command(program: str, *args: object) -> list[str]:
+    """Command line running a PostgreSQL server program, as ``PG_USER`` when we are root."""
+    command = [str(_pg_bindir() / program), *map(str, args)]
+    return ["runuser", "-u", PG_USER, "--", *command] if os.geteuid() == 0 else command
+
+
+def _give_to_pg_user(path: Path) -> None:
+    if os.geteuid() == 0:
+        user = pwd.getpwnam(PG_USER)
+        os.chown(path, user.pw_uid, user.pw_gid)
+
+
+def _stop_postgres(scratch_dir: Path) -> None:
+    """Stop the server whose cluster lives in ``scratch_dir/data`` and delete ``scratch_dir``."""
+    data = scratch_dir / "data"
+    if (data / "postmaster.pid").exists():
+        result = subprocess.run(_pg_command("pg_ctl", "-D", data, "-m", "fast", "-w", "-t", "30", "stop"),
+                                capture_output=True, text=True, cwd=scratch_dir)
+        if result.returncode:
+            log.warning("postgres.stop_failed", data_dir=str(data), output=result.stdout + result.stderr)
+    shutil.rmtree(scratch_dir, ignore_errors=True)
+
+
+def _terminate_group(pid: int, running: Callable[[], bool], timeout: float = 30.0) -> None:
+    """SIGTERM the process group led by ``pid``; SIGKILL it if still ``running()`` after ``timeout`` s."""
+    for sig, grace in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, sig)
+        if _wait_until(lambda: not running(), grace):
+            return
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` exists and is not a zombie (our PID 1 may be slow to reap orphans)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def _wait_until(predicate: Callable[[], bool], timeout: float, interval: float = 0.1) -> bool:
+    """Poll ``predicate`` until it is true (return True) or ``timeout`` s pass (return False)."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(interval)
+    return True
+
+
+def _free_ports(count: int) -> list[int]:
+    sockets = [socket.socket() for _ in range(count)]
+    with contextlib.ExitStack() as stack:
+        for sock in sockets:
+            stack.enter_context(sock)
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in sockets]
+
+
+def _port_open(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except OSError:
+        return False
+    return True
+
+
+def _run(command: list[object], **kwargs: object) -> None:
+    """Run ``command``; raise RuntimeError carrying its output if it fails."""
+    result = subprocess.run([str(arg) for arg in command], capture_output=True, text=True,
+                            stdin=subprocess.DEVNULL, **kwargs)
+    if result.returncode:
+        raise RuntimeError(f"{Path(str(command[0])).name} exited with {result.returncode}:\n"
+                           f"{result.stdout}{result.stderr}")
+
+
+def _tail(path: Path, lines: int = 40) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+# --- command line -----------------------------------------------------------------------------------------------
+
+def _read_env(path: Path) -> dict[str, str]:
+    return dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
+
+
+def up(state: Path, kafka_only: bool = False) -> None:
+    """Start the services detached (unless already running) and write ``state/services.env``."""
+    env_file = state / "services.env"
+    if env_file.exists():
+        env = _read_env(env_file)
+        if all(_alive(int(pid)) for key, pid in env.items() if key.endswith("_PID")):
+            print(env_file.read_text(), end="")
+            return
+        down(state)
+    state.mkdir(parents=True, exist_ok=True)
+    with contextlib.ExitStack() as stop_on_error:
+        env = {}
+        if not kafka_only:
+            postgres = stop_on_error.enter_context(PostgresServer())
+            env.update(ORDERFLOW_DATABASE_URL=postgres.create_database("orderflow"),
+                       ORDERFLOW_POSTGRES_PID=postgres.pid, ORDERFLOW_POSTGRES_DIR=postgres.scratch_dir)
+        kafka = stop_on_error.enter_context(KafkaBroker())
+        env.update(ORDERFLOW_KAFKA_BOOTSTRAP=kafka.bootstrap_servers,
+                   ORDERFLOW_KAFKA_PID=kafka.pid, ORDERFLOW_KAFKA_DIR=kafka.scratch_dir)
+        env_file.write_text("".join(f"{key}={value}\n" for key, value in env.items()))
+        stop_on_error.pop_all()  # success: leave the services running
+    print(env_file.read_text(), end="")
+
+
+def down(state: Path) -> None:
+    """Stop the services recorded in ``state/services.env`` and delete their directories."""
+    env_file = state / "services.env"
+    if not env_file.exists():
+        log.info("devservices.not_running", state=str(state))
+        return
+    env = _read_env(env_file)
+    if "ORDERFLOW_POSTGRES_DIR" in env:
+        _stop_postgres(Path(env["ORDERFLOW_POSTGRES_DIR"]))
+    kafka_pid = int(env["ORDERFLOW_KAFKA_PID"])
+    if _alive(kafka_pid):
+        _terminate_group(kafka_pid, running=lambda: _alive(kafka_pid))
+    shutil.rmtree(env["ORDERFLOW_KAFKA_DIR"], ignore_errors=True)
+    env_file.unlink()
+    log.info("devservices.stopped", state=str(state))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of ``python -m orderflow.devservices {up,down} --state DIR``."""
+    parser = argparse.ArgumentParser(prog="python -m orderflow.devservices", description=__doc__.splitlines()[0])
+    parser.add_argument("command", choices=["up", "down"])
+    parser.add_argument("--state", type=Path, required=True, help="directory holding services.env")
+    parser.add_argument("--kafka-only", action="store_true", help="up: start the Kafka broker but no PostgreSQL")
+    args = parser.parse_args(argv)
+    if args.command == "up":
+        up(args.state, kafka_only=args.kafka_only)
+    else:
+        down(args.state)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Read models: each a projection of the event store that can be dropped and rebuilt."""

@@ -1,0 +1,99 @@
+"""Configuration, read from the environment in this one place.
+
+Every setting has a default that works on a laptop: an embedded SQLite event
+store in ``./var/orderflow.db`` and a Kafka broker on ``localhost:9092``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class Topics:
+    """Names of the Kafka topics orderflow reads and writes."""
+
+    storefront: str = "orderflow.storefront.v1"
+    erp: str = "orderflow.erp.v1"
+    storefront_sync: str = "orderflow.storefront-sync.v1"
+    notifications: str = "orderflow.notifications.v1"
+    dead_letters: str = "orderflow.dead-letters.v1"
+
+    @property
+    def inbound(self) -> tuple[str, ...]:
+        return (self.storefront, self.erp)
+
+    @property
+    def all(self) -> tuple[str, ...]:
+        return (*self.inbound, self.storefront_sync, self.notifications, self.dead_letters)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything configurable about one orderflow process."""
+
+    database_url: str = "sqlite:///var/orderflow.db"
+    kafka_bootstrap: str = "localhost:9092"
+    consumer_group: str = "orderflow"
+    topics: Topics = field(default_factory=Topics)
+    batch_size: int = 500
+    schema_dir: Path = REPO_ROOT / "schemas"
+    log_format: str = "console"
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
+        env = os.environ if environ is None else environ
+        d = cls()
+        topics = Topics(
+            storefront=env.get("ORDERFLOW_TOPIC_STOREFRONT", d.topics.storefront),
+            erp=env.get("ORDERFLOW_TOPIC_ERP", d.topics.erp),
+            storefront_sync=env.get("ORDERFLOW_TOPIC_STOREFRONT_SYNC", d.topics.storefront_sync),
+            notifications=env.get("ORDERFLOW_TOPIC_NOTIFICATIONS", d.topics.notifications),
+            dead_letters=env.get("ORDERFLOW_TOPIC_DEAD_LETTERS", d.topics.dead_letters),
+        )
+        return cls(
+            database_url=env.get("ORDERFLOW_DATABASE_URL", d.database_url),
+            kafka_bootstrap=env.get("ORDERFLOW_KAFKA_BOOTSTRAP", d.kafka_bootstrap),
+            consumer_group=env.get("ORDERFLOW_CONSUMER_GROUP", d.consumer_group),
+            topics=topics,
+            batch_size=int(env.get("ORDERFLOW_BATCH_SIZE", d.batch_size)),
+            schema_dir=Path(env.get("ORDERFLOW_SCHEMA_DIR", d.schema_dir)),
+            log_format=env.get("ORDERFLOW_LOG_FORMAT", d.log_format),
+        )
+
+
+def eventsourcing_env(database_url: str) -> dict[str, str]:
+    """Translate a database URL into the ``eventsourcing`` library's environment.
+
+    ``sqlite:///relative/path.db``, ``sqlite:////absolute/path.db`` and
+    ``sqlite:///:memory:`` select the embedded store; ``postgresql://user:pw@host:port/db``
+    selects PostgreSQL.
+    """
+    url = urlsplit(database_url)
+    common = {"SINGLE_ROW_TRACKING": "t"}
+    if url.scheme == "sqlite":
+        path = unquote(url.path[1:]) if url.path.startswith("/") else unquote(url.path)
+        if path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            path = str(Path(path).resolve())
+        else:
+            path = "file::memory:?mode=memory&cache=shared"
+        return {**common, "PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": path}
+    if url.scheme in ("postgresql", "postgres"):
+        return {
+            **common,
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": unquote(url.path.lstrip("/")) or "postgres",
+            "POSTGRES_HOST": url.hostname or "localhost",
+            "POSTGRES_PORT": str(url.port or 5432),
+            "POSTGRES_USER": unquote(url.username or "postgres"),
+            "POSTGRES_PASSWORD": unquote(url.password or ""),
+            "POSTGRES_POOL_SIZE": "5",
+            "POSTGRES_MAX_OVERFLOW": "10",
+        }
+    raise ValueError(f"unsupported ORDERFLOW_DATABASE_URL scheme {url.scheme!r}: use sqlite:/// or postgresql://")
