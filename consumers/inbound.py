@@ -10,6 +10,7 @@ consumer resumes: on every assignment it seeks there.
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -25,7 +26,7 @@ from orderflow.aggregates.inbox import Receipt
 from orderflow.application import Orders
 from orderflow.contract import Contract, ContractViolation
 from orderflow.consumers.dead_letters import DeadLetterTopic, Rejection
-from orderflow.consumers.handlers import HANDLERS, CannotApply
+from orderflow.consumers.handlers import CannotApply, apply
 from orderflow.wire import BadEnvelope, Envelope, decode
 
 log = structlog.get_logger("orderflow.consumer")
@@ -39,6 +40,12 @@ def utc_now() -> datetime:
 def position_name(topic: str, partition: int) -> str:
     """The tracking name under which a partition's position is stored."""
     return f"{topic}:{partition}"
+
+
+def payload_digest(envelope: Envelope) -> str:
+    """What a message says, independent of its encoding: the same message id must always say it."""
+    canonical = json.dumps([envelope.key, envelope.message_type, envelope.payload], sort_keys=True, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 class _Assignments(ConsumerRebalanceListener):
@@ -146,10 +153,10 @@ class InboundConsumer:
         try:
             envelope = decode(record.key, record.value, list(record.headers or []))
             self.contract.validate(envelope.message_type, envelope.schema_version, envelope.payload)
-            digest = hashlib.sha256(record.value or b"").hexdigest()
+            digest = payload_digest(envelope)
             if self._seen_before(envelope, digest, where):
                 return None
-            HANDLERS[envelope.message_type](self.app, envelope)
+            apply(self.app, envelope)
             self.app.save(Receipt(envelope.message_id, envelope.message_type, digest, at=self.clock(), **where))
         except (BadEnvelope, ContractViolation, CannotApply) as error:
             self.app.discard_unsaved()

@@ -21,12 +21,8 @@ WAREHOUSE = Actor.back_office("U-WH", "Wes Warehouse", "Shop", "Warehouse")
 
 
 def fresh_orders() -> Orders:
-    """An application on its own in-memory store.
-
-    (``Orders()`` defaults to a shared-cache in-memory SQLite database, which every
-    instance in the process shares; tests need one store each.)
-    """
-    return Orders(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    """An application on its own in-memory store."""
+    return Orders("memory:")
 
 
 def at(minutes: int) -> datetime:

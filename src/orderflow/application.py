@@ -27,7 +27,7 @@ class Orders(OrderCommands, Application[UUID]):
 
     name = "orderflow"
 
-    def __init__(self, database_url: str = "sqlite:///:memory:", env: dict[str, str] | None = None):
+    def __init__(self, database_url: str = "memory:", env: dict[str, str] | None = None):
         super().__init__(env={**eventsourcing_env(database_url), **(env or {})})
         self.recorder: ProcessRecorder
         self._batch: ProcessingEvent[UUID] | None = None

@@ -28,6 +28,8 @@ class Database:
 
     def __init__(self, database_url: str):
         env = eventsourcing_env(database_url)
+        if env["PERSISTENCE_MODULE"] == "eventsourcing.popo":
+            raise ValueError("read models need a database: use sqlite:/// or postgresql://, not memory:")
         self.is_postgres = env["PERSISTENCE_MODULE"] == "eventsourcing.postgres"
         self._lock = threading.Lock()
         if self.is_postgres:

@@ -70,12 +70,15 @@ class Settings:
 def eventsourcing_env(database_url: str) -> dict[str, str]:
     """Translate a database URL into the ``eventsourcing`` library's environment.
 
-    ``sqlite:///relative/path.db``, ``sqlite:////absolute/path.db`` and
-    ``sqlite:///:memory:`` select the embedded store; ``postgresql://user:pw@host:port/db``
+    ``sqlite:///relative/path.db`` and ``sqlite:////absolute/path.db`` select the
+    embedded store (``sqlite:///:memory:`` is one in-memory database shared by the
+    process); ``memory:`` keeps events in plain Python objects, for tests; ``postgresql://user:pw@host:port/db``
     selects PostgreSQL.
     """
     url = urlsplit(database_url)
     common = {"SINGLE_ROW_TRACKING": "t"}
+    if url.scheme == "memory":
+        return {"PERSISTENCE_MODULE": "eventsourcing.popo"}
     if url.scheme == "sqlite":
         path = unquote(url.path[1:]) if url.path.startswith("/") else unquote(url.path)
         if path != ":memory:":
@@ -96,4 +99,4 @@ def eventsourcing_env(database_url: str) -> dict[str, str]:
             "POSTGRES_POOL_SIZE": "5",
             "POSTGRES_MAX_OVERFLOW": "10",
         }
-    raise ValueError(f"unsupported ORDERFLOW_DATABASE_URL scheme {url.scheme!r}: use sqlite:/// or postgresql://")
+    raise ValueError(f"unsupported ORDERFLOW_DATABASE_URL scheme {url.scheme!r}: use sqlite:///, postgresql:// or memory:")

@@ -30,5 +30,5 @@ def test_a_sqlite_url_names_a_file_made_absolute(tmp_path, monkeypatch):
 
 
 def test_an_unsupported_database_url_is_refused_with_what_is_supported():
-    with pytest.raises(ValueError, match="use sqlite:/// or postgresql://"):
+    with pytest.raises(ValueError, match="use sqlite:///, postgresql:// or memory:"):
         eventsourcing_env("mysql://x")

@@ -46,6 +46,9 @@ class View(ABC):
     def apply(self, cursor: Cursor, event: Any, position: int) -> None:
         """Change this view's rows for one domain event at ``position`` in the event log."""
 
+    def forget(self) -> None:
+        """Drop in-memory state after a failed transaction (the rows it described were rolled back)."""
+
     def value(self, value: Any) -> Any:
         """A Python value as this database stores it (SQLite keeps decimals and times as text)."""
         if self.is_postgres or value is None or isinstance(value, (int, float, str, bytes)):

@@ -79,10 +79,14 @@ class ProjectionRunner:
         notifications = self.app.recorder.select_notifications(start=start, limit=self.batch_size)
         if not notifications:
             return 0
-        with self.db.transaction() as cursor:
-            for notification in notifications:
-                view.apply(cursor, self.app.mapper.to_domain_event(notification), notification.id)
-            self._record_position(cursor, view, notifications[-1].id)
+        try:
+            with self.db.transaction() as cursor:
+                for notification in notifications:
+                    view.apply(cursor, self.app.mapper.to_domain_event(notification), notification.id)
+                self._record_position(cursor, view, notifications[-1].id)
+        except BaseException:
+            view.forget()
+            raise
         log.info(
             "projection batch applied", view=view.name + view.suffix, events=len(notifications),
             first_position=notifications[0].id, last_position=notifications[-1].id,
