@@ -40,7 +40,7 @@ integration: venv
 
 services-up: venv
 	$(BIN)/python -m orderflow.devservices up --state $(STATE)
-	@cat $(STATE)/services.env
+
 
 services-down: venv
 	$(BIN)/python -m orderflow.devservices down --state $(STATE)
