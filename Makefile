@@ -41,7 +41,6 @@ integration: venv
 services-up: venv
 	$(BIN)/python -m orderflow.devservices up --state $(STATE)
 
-
 services-down: venv
 	$(BIN)/python -m orderflow.devservices down --state $(STATE)
 
