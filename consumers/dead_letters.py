@@ -14,6 +14,38 @@ from orderflow.wire import format_time
 
 
 @dataclass(frozen=True)
+class Source:
+    """Where a record came from and its bytes, as consumed."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: list[tuple[str, bytes]]
+
+    @classmethod
+    def of(cls, record: Any) -> Source:
+        return cls(record.topic, record.partition, record.offset, record.key, record.value, list(record.headers or []))
+
+    def to_dict(self) -> dict[str, Any]:
+        """A form events can hold (text and numbers only)."""
+        return {
+            "topic": self.topic, "partition": self.partition, "offset": self.offset, "key": _text(self.key),
+            "value_b64": base64.b64encode(self.value or b"").decode(),
+            "headers": [[name, _text(raw) or ""] for name, raw in self.headers],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Source:
+        key = data["key"]
+        return cls(
+            data["topic"], data["partition"], data["offset"], None if key is None else key.encode(),
+            base64.b64decode(data["value_b64"]), [(name, text.encode()) for name, text in data["headers"]],
+        )
+
+
+@dataclass(frozen=True)
 class Rejection:
     """One inbound record that could not be applied, and why."""
 

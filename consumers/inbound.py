@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+import time
 from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
@@ -25,7 +26,8 @@ from kafka.consumer.subscription_state import ConsumerRebalanceListener
 from orderflow.aggregates.inbox import Receipt
 from orderflow.application import Orders
 from orderflow.contract import Contract, ContractViolation
-from orderflow.consumers.dead_letters import DeadLetterTopic, Rejection
+from orderflow.consumers.dead_letters import DeadLetterTopic, Rejection, Source
+from orderflow.consumers.parking import PLACEMENT, Parking
 from orderflow.consumers.handlers import CannotApply, apply
 from orderflow.wire import BadEnvelope, Envelope, decode
 
@@ -40,6 +42,19 @@ def utc_now() -> datetime:
 def position_name(topic: str, partition: int) -> str:
     """The tracking name under which a partition's position is stored."""
     return f"{topic}:{partition}"
+
+
+def _await_topic_metadata(consumer: KafkaConsumer, topics: tuple[str, ...], timeout: float = 30) -> None:
+    """Know every topic's partitions before joining the group.
+
+    A member that joins while its metadata lacks a subscribed topic is given no
+    partitions of it, and may wait minutes for the next rebalance.
+    """
+    deadline = time.monotonic() + timeout
+    while missing := [t for t in topics if not consumer.partitions_for_topic(t)]:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"topics {missing} do not exist on the broker (orderflow run creates them)")
+        time.sleep(0.2)
 
 
 def payload_digest(envelope: Envelope) -> str:
@@ -87,7 +102,9 @@ class InboundConsumer:
         self.dead_letters = dead_letters
         self.batch_size = batch_size
         self.clock = clock
+        self.parking = Parking(app)
         self._assignments = _Assignments()
+        _await_topic_metadata(consumer, topics)
         consumer.subscribe(list(topics), listener=self._assignments)
 
     @property
@@ -126,8 +143,7 @@ class InboundConsumer:
         try:
             with self.app.batch(Tracking(position_name(tp.topic, tp.partition), last)):
                 for record in records:
-                    rejection = self._apply(record)
-                    if rejection is not None:
+                    for rejection in self._apply(record):
                         rejections.append(rejection)
                         self.app.save(rejection.journal_entry(at))
                 if rejections:
@@ -146,8 +162,12 @@ class InboundConsumer:
         )
         return len(records)
 
-    def _apply(self, record: Any) -> Rejection | None:
-        """Apply one record inside the open batch; return its rejection if it cannot be applied."""
+    def _apply(self, record: Any) -> list[Rejection]:
+        """Apply one record inside the open batch; return the rejections it caused.
+
+        Applying an ``order_placed`` also applies the messages parked for that
+        order, any of which may be rejected in turn.
+        """
         where = {"topic": record.topic, "partition": record.partition, "offset": record.offset}
         envelope: Envelope | None = None
         try:
@@ -155,18 +175,25 @@ class InboundConsumer:
             self.contract.validate(envelope.message_type, envelope.schema_version, envelope.payload)
             digest = payload_digest(envelope)
             if self._seen_before(envelope, digest, where):
-                return None
+                return []
+            receipt = Receipt(envelope.message_id, envelope.message_type, digest, at=self.clock(), **where)
+            if self.parking.must_wait(envelope):
+                self.parking.park(envelope, record, self.clock())
+                self.app.save(receipt)
+                return []
             apply(self.app, envelope)
-            self.app.save(Receipt(envelope.message_id, envelope.message_type, digest, at=self.clock(), **where))
+            self.app.save(receipt)
         except (BadEnvelope, ContractViolation, CannotApply) as error:
             self.app.discard_unsaved()
-            return self._rejection(record, envelope, str(error), type(error).__name__)
+            return [self._rejection(Source.of(record), envelope, str(error), type(error).__name__)]
         except Exception as error:  # noqa: BLE001 - a poison message must never block the partition
             self.app.discard_unsaved()
             log.exception("unexpected error applying message", **where)
-            return self._rejection(record, envelope, f"unexpected error: {error!r}", type(error).__name__)
+            return [self._rejection(Source.of(record), envelope, f"unexpected error: {error!r}", type(error).__name__)]
         log.info("message applied", order=envelope.key, message_type=envelope.message_type, message_id=envelope.message_id, **where)
-        return None
+        if envelope.message_type == PLACEMENT:
+            return self.parking.release(envelope.key, self.clock(), self._rejection)
+        return []
 
     def _seen_before(self, envelope: Envelope, digest: str, where: dict[str, Any]) -> bool:
         try:
@@ -181,14 +208,14 @@ class InboundConsumer:
         return True
 
     @staticmethod
-    def _rejection(record: Any, envelope: Envelope | None, reason: str, error: str) -> Rejection:
+    def _rejection(source: Source, envelope: Envelope | None, reason: str, error: str) -> Rejection:
         log.warning(
-            "message rejected", topic=record.topic, partition=record.partition, offset=record.offset,
+            "message rejected", topic=source.topic, partition=source.partition, offset=source.offset,
             order=envelope.key if envelope else None, reason=reason,
         )
         return Rejection(
-            topic=record.topic, partition=record.partition, offset=record.offset, key=record.key,
-            value=record.value, headers=list(record.headers or []), reason=reason, error=error,
+            topic=source.topic, partition=source.partition, offset=source.offset, key=source.key,
+            value=source.value, headers=source.headers, reason=reason, error=error,
             message_id=envelope.message_id if envelope else None,
             message_type=envelope.message_type if envelope else None,
         )

@@ -12,6 +12,7 @@ from orderflow.consumers.dead_letters import DeadLetterTopic
 from orderflow.consumers.inbound import InboundConsumer
 from orderflow.contract import Contract
 from orderflow.db import Database
+from orderflow.outbound import OutboundPublisher, outbound_producer
 from orderflow.projections.runner import ProjectionRunner
 from orderflow.projections.web_orders import WebOrdersView
 from orderflow.settings import Settings
@@ -39,6 +40,10 @@ class Engine:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_poll_records=s.batch_size,
+            session_timeout_ms=s.session_timeout_ms,
+            heartbeat_interval_ms=max(1000, s.session_timeout_ms // 3),
+            # Notice topics and partitions created after start within seconds, not minutes.
+            metadata_max_age_ms=10_000,
         )
         self._closers.append(producer.close)
         return InboundConsumer(
@@ -48,6 +53,15 @@ class Engine:
             dead_letters=DeadLetterTopic(producer, s.topics.dead_letters),
             topics=s.topics.inbound,
             batch_size=s.batch_size,
+        )
+
+    def outbound_publisher(self) -> OutboundPublisher:
+        """The publisher of the storefront-sync and notifications topics, with its own producer."""
+        s = self.settings
+        producer = outbound_producer(s.kafka_bootstrap)
+        self._closers.append(producer.close)
+        return OutboundPublisher(
+            self.app, self.db, producer, s.topics, order_url_template=s.order_url_template, batch_size=s.batch_size
         )
 
     def ensure_topics(self, partitions: int = 4) -> None:

@@ -12,7 +12,8 @@ from collections.abc import Sequence
 import structlog
 
 from orderflow import logs
-from orderflow.bootstrap import Engine, bootstrap
+from orderflow.bootstrap import bootstrap
+from orderflow.publish import register as register_publish
 from orderflow.settings import Settings
 
 log = structlog.get_logger("orderflow")
@@ -32,11 +33,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     orders.add_argument("--limit", type=int, default=50)
     orders.set_defaults(func=cmd_orders)
 
-    simulate = commands.add_parser("simulate", help="publish realistic storefront traffic")
+    simulate = commands.add_parser("simulate", help="publish realistic storefront and ERP traffic: whole order stories")
     simulate.add_argument("--count", type=int, default=10, help="how many orders")
     simulate.add_argument("--seed", type=int, default=1, help="same seed, same traffic")
     simulate.add_argument("--rate", type=float, default=0, help="messages per second (0: as fast as possible)")
     simulate.set_defaults(func=cmd_simulate)
+
+    register_publish(commands)
 
     args = parser.parse_args(argv)
     settings = Settings.from_env()
@@ -51,8 +54,13 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
         signal.signal(signum, lambda *_: stop.set())
     engine.ensure_topics()
     consumer = engine.inbound_consumer()
-    projections = threading.Thread(target=engine.projections.run, args=(stop,), name="projections")
-    projections.start()
+    outbound = engine.outbound_publisher()
+    followers = [
+        threading.Thread(target=engine.projections.run, args=(stop,), name="projections"),
+        threading.Thread(target=outbound.run, args=(stop,), name="outbound"),
+    ]
+    for thread in followers:
+        thread.start()
     log.info("orderflow running", database=_redacted(settings.database_url), kafka=settings.kafka_bootstrap)
     last_activity = last_report = time.monotonic()
     try:
@@ -61,16 +69,17 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
                 last_activity = time.monotonic()
             now = time.monotonic()
             if now - last_report >= 10:
-                log.info("projection lag", **engine.projections.lag())
+                log.info("lag", **engine.projections.lag(), **outbound.lag())
                 last_report = now
             if args.stop_when_idle is not None and now - last_activity >= args.stop_when_idle and consumer.is_assigned:
-                if not any(engine.projections.lag().values()):
+                if not any(engine.projections.lag().values()) and not any(outbound.lag().values()):
                     log.info("idle and caught up: stopping")
                     stop.set()
     finally:
         stop.set()
         consumer.close()
-        projections.join()
+        for thread in followers:
+            thread.join()
         engine.close()
     return 0
 
@@ -95,7 +104,8 @@ def cmd_simulate(settings: Settings, args: argparse.Namespace) -> int:
     finally:
         engine.close()
     sent = publish_orders(settings, count=args.count, seed=args.seed, rate=args.rate)
-    log.info("simulated traffic published", messages=sent, topic=settings.topics.storefront)
+    log.info("simulated traffic published", messages=sent, orders=args.count,
+             topics=[settings.topics.storefront, settings.topics.erp])
     return 0
 
 

@@ -42,6 +42,8 @@ class Settings:
     consumer_group: str = "orderflow"
     topics: Topics = field(default_factory=Topics)
     batch_size: int = 500
+    session_timeout_ms: int = 10_000
+    order_url_template: str = "https://shop.example/orders/{storefront_reference}"
     schema_dir: Path = REPO_ROOT / "schemas"
     log_format: str = "console"
 
@@ -62,6 +64,8 @@ class Settings:
             consumer_group=env.get("ORDERFLOW_CONSUMER_GROUP", d.consumer_group),
             topics=topics,
             batch_size=int(env.get("ORDERFLOW_BATCH_SIZE", d.batch_size)),
+            session_timeout_ms=int(env.get("ORDERFLOW_SESSION_TIMEOUT_MS", d.session_timeout_ms)),
+            order_url_template=env.get("ORDERFLOW_ORDER_URL_TEMPLATE", d.order_url_template),
             schema_dir=Path(env.get("ORDERFLOW_SCHEMA_DIR", d.schema_dir)),
             log_format=env.get("ORDERFLOW_LOG_FORMAT", d.log_format),
         )

@@ -70,7 +70,7 @@ def consume_until(consumer: InboundConsumer, done: Callable[[], bool], timeout: 
     """Poll until ``done()``; fail after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while not done():
-        assert time.monotonic() < deadline, "timed out waiting for the consumer"
+        assert time.monotonic() < deadline, f"timed out waiting for the consumer; assignment={consumer.consumer.assignment()}"
         consumer.poll_once(timeout_ms=200)
 
 

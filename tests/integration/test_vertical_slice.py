@@ -12,7 +12,9 @@ from tests.integration.engine import consume_until, isolated_settings, placed, p
 
 @pytest.fixture
 def settings(database_url, kafka_broker):
-    return isolated_settings(database_url, kafka_broker.bootstrap_servers)
+    settings = isolated_settings(database_url, kafka_broker.bootstrap_servers)
+    start_engine(settings).close()  # the topics exist before anything is published
+    return settings
 
 
 def orders_listed(engine):

@@ -67,3 +67,40 @@ class RejectedMessage(Aggregate):
         self.value_b64 = value_b64
         self.headers = headers
         self.rejected_at = at
+
+
+class ParkedMessages(Aggregate):
+    """Messages about an order orderflow has not seen placed yet, kept in arrival order.
+
+    An ERP message can overtake the storefront's ``order_placed`` (they travel
+    on different topics). It is parked here, and so is every later message for
+    the same order, until the order arrives; then each is applied in order, or
+    rejected with its reason. Nothing parked is ever dropped.
+    """
+
+    @staticmethod
+    def create_id(storefront_reference: str) -> UUID:
+        return uuid5(NAMESPACE_URL, f"orderflow:parked:{storefront_reference}")
+
+    @event("Opened")
+    def __init__(self, storefront_reference: str) -> None:
+        self.storefront_reference = storefront_reference
+        self.pending: list[dict] = []
+
+    def park(self, message: dict, reason: str, at: datetime) -> None:
+        """Keep ``message`` (its source, key, value and headers) until its order arrives."""
+        self._parked(message=message, reason=reason, at=at)
+
+    @event("Parked")
+    def _parked(self, message: dict, reason: str, at: datetime) -> None:
+        self.pending = [*self.pending, {**message, "reason": reason, "parked_at": at}]
+
+    def release(self, message_id: str, outcome: str, detail: str, at: datetime) -> None:
+        """The first parked message was applied (``outcome`` ``applied``) or rejected."""
+        if not self.pending or self.pending[0]["message_id"] != message_id:
+            raise ValueError(f"{message_id} is not the next parked message of {self.storefront_reference}")
+        self._released(message_id=message_id, outcome=outcome, detail=detail, at=at)
+
+    @event("Released")
+    def _released(self, message_id: str, outcome: str, detail: str, at: datetime) -> None:
+        self.pending = self.pending[1:]

@@ -46,6 +46,9 @@ class View(ABC):
     def apply(self, cursor: Cursor, event: Any, position: int) -> None:
         """Change this view's rows for one domain event at ``position`` in the event log."""
 
+    def before_commit(self, cursor: Cursor) -> None:
+        """Called after a batch's last ``apply``, before its position is recorded; raising rolls it back."""
+
     def forget(self) -> None:
         """Drop in-memory state after a failed transaction (the rows it described were rolled back)."""
 

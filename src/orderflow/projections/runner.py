@@ -83,6 +83,7 @@ class ProjectionRunner:
             with self.db.transaction() as cursor:
                 for notification in notifications:
                     view.apply(cursor, self.app.mapper.to_domain_event(notification), notification.id)
+                view.before_commit(cursor)
                 self._record_position(cursor, view, notifications[-1].id)
         except BaseException:
             view.forget()
@@ -92,6 +93,14 @@ class ProjectionRunner:
             first_position=notifications[0].id, last_position=notifications[-1].id,
         )
         return len(notifications)
+
+    def rewind(self, position: int = 0) -> None:
+        """Make every view apply again everything after ``position`` (0: the whole history)."""
+        with self.db.transaction() as cursor:
+            for view in self.views:
+                self._record_position(cursor, view, position)
+                view.forget()
+        log.info("projections rewound", views=[v.name for v in self.views], position=position)
 
     def _record_position(self, cursor: Cursor, view: View, position: int) -> None:
         cursor.execute(

@@ -50,7 +50,8 @@ class WebOrdersView(View):
         cursor.execute(
             f"INSERT INTO {self.table('web_orders')} (id, {', '.join(COLUMNS)}) "
             f"VALUES ({', '.join('?' * (len(COLUMNS) + 1))}) "
-            f"ON CONFLICT (id) DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in COLUMNS)}",
+            f"ON CONFLICT (id) DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in COLUMNS)} "
+            f"WHERE {self.table('web_orders')}.position < excluded.position",
             [str(event.originator_id), *(self.value(row[c]) for c in COLUMNS)],
         )
 
