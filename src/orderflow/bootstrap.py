@@ -14,7 +14,7 @@ from orderflow.contract import Contract
 from orderflow.db import Database
 from orderflow.outbound import OutboundPublisher, outbound_producer
 from orderflow.projections.runner import ProjectionRunner
-from orderflow.projections.web_orders import WebOrdersView
+from orderflow.projections.catalog import all_views
 from orderflow.settings import Settings
 
 
@@ -92,11 +92,10 @@ def bootstrap(settings: Settings | None = None) -> Engine:
     settings = settings or Settings.from_env()
     app = Orders(settings.database_url)
     db = Database(settings.database_url)
-    views = [WebOrdersView(db.is_postgres, app)]
     return Engine(
         settings=settings,
         app=app,
         db=db,
-        projections=ProjectionRunner(app, db, views),
+        projections=ProjectionRunner(app, db, all_views(db.is_postgres, app)),
         contract=Contract(settings.schema_dir),
     )

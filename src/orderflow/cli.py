@@ -13,6 +13,8 @@ import structlog
 
 from orderflow import logs
 from orderflow.bootstrap import bootstrap
+from orderflow.analyst import format_table
+from orderflow.analyst import register as register_analyst
 from orderflow.publish import register as register_publish
 from orderflow.settings import Settings
 
@@ -40,6 +42,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     simulate.set_defaults(func=cmd_simulate)
 
     register_publish(commands)
+    register_analyst(commands)
 
     args = parser.parse_args(argv)
     settings = Settings.from_env()
@@ -91,7 +94,7 @@ def cmd_orders(settings: Settings, args: argparse.Namespace) -> int:
         rows = engine.projections.views[0].list_orders(engine.db, status=args.status, limit=args.limit)
     finally:
         engine.close()
-    _print_table(rows)
+    print(format_table(rows) if rows else "(no web orders)")
     return 0
 
 
@@ -107,19 +110,6 @@ def cmd_simulate(settings: Settings, args: argparse.Namespace) -> int:
     log.info("simulated traffic published", messages=sent, orders=args.count,
              topics=[settings.topics.storefront, settings.topics.erp])
     return 0
-
-
-def _print_table(rows: list[dict]) -> None:
-    if not rows:
-        print("(no web orders)")
-        return
-    columns = list(rows[0])
-    texts = [["" if row[c] is None else str(row[c]) for c in columns] for row in rows]
-    widths = [max(len(c), *(len(t[i]) for t in texts)) for i, c in enumerate(columns)]
-    print("  ".join(c.ljust(w) for c, w in zip(columns, widths)))
-    print("  ".join("-" * w for w in widths))
-    for t in texts:
-        print("  ".join(v.ljust(w) for v, w in zip(t, widths)))
 
 
 def _redacted(url: str) -> str:

@@ -1,0 +1,45 @@
+"""``error_journal``: every inbound message orderflow could not apply, for the back office.
+
+One row per :class:`~orderflow.aggregates.inbox.RejectedMessage`: where the
+message came from (topic, partition, offset, key), what it claimed to be
+(message id and type), why it was rejected (reason, error), when, and the
+original bytes (base64) so it can be fixed and published again.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from orderflow.aggregates.inbox import RejectedMessage
+from orderflow.db import Cursor
+from orderflow.projections.base import View
+
+COLUMNS = (
+    "id", "topic", "partition", "record_offset", "key", "message_id", "message_type", "reason", "error", "rejected_at",
+    "value_b64", "position",
+)
+
+
+class ErrorJournalView(View):
+    """Rejected inbound messages, newest by position last."""
+
+    name = "error_journal"
+    tables = ("error_journal",)
+
+    def create_tables(self, cursor: Cursor) -> None:
+        cursor.execute(
+            f"""CREATE TABLE IF NOT EXISTS {self.table('error_journal')} (
+                id TEXT PRIMARY KEY, topic TEXT NOT NULL, partition INTEGER NOT NULL, record_offset BIGINT NOT NULL,
+                key TEXT, message_id TEXT, message_type TEXT, reason TEXT NOT NULL, error TEXT NOT NULL,
+                rejected_at {self.timestamp} NOT NULL, value_b64 TEXT NOT NULL, position BIGINT NOT NULL)"""
+        )
+
+    def apply(self, cursor: Cursor, event: Any, position: int) -> None:
+        if not isinstance(event, RejectedMessage.Rejected):
+            return
+        cursor.execute(
+            f"INSERT INTO {self.table('error_journal')} ({', '.join(COLUMNS)}) "
+            f"VALUES ({', '.join('?' * len(COLUMNS))}) ON CONFLICT (id) DO NOTHING",
+            [str(event.originator_id), event.topic, event.partition, event.offset, event.key, event.message_id,
+             event.message_type, event.reason, event.error, self.value(event.at), event.value_b64, position],
+        )

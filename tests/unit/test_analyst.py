@@ -1,0 +1,124 @@
+"""The analyst's sub-commands on a SQLite store: history as of a time, diffs, exports, reports, rebuilds."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import importlib.util
+import json
+import re
+
+import pytest
+from structlog.testing import capture_logs
+
+from orderflow.analyst import progress_bar, register
+from orderflow.application import Orders
+from orderflow.settings import Settings
+from orderflow.wire import format_time
+from tests.strategies import at
+from tests.unit.test_read_models import realistic_history
+
+
+@pytest.fixture
+def settings(tmp_path):
+    url = f"sqlite:///{tmp_path}/x.db"
+    app = Orders(url)
+    realistic_history(app)
+    app.close()
+    return Settings(database_url=url)
+
+
+def run(settings: Settings, *argv: str) -> int:
+    parser = argparse.ArgumentParser(prog="orderflow")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    with capture_logs():  # the CLI logs to stderr; keep stdout to the command's output
+        return args.func(settings, args)
+
+
+def test_history_shows_the_order_as_it_stood_at_the_instant_asked(settings, capsys):
+    assert run(settings, "history", "SF-1", "--as-of", format_time(at(100)), "--json") == 0
+    order = json.loads(capsys.readouterr().out)
+    assert (order["workflow_status"], order["current_version"], order["approval"]["state"]) == ("Reservation", 2, "Pending")
+    assert [e["event_type"] for e in order["event_log"]] == [
+        "Order Placed", "Workflow Status Change", "Update from Sales Doc.", "Approval Status Change"
+    ]
+
+
+def test_history_finds_an_order_by_its_web_order_no_and_shows_it_now_without_as_of(settings, capsys):
+    assert run(settings, "history", "WO000001") == 0
+    out = capsys.readouterr().out
+    assert "workflow_status: Shipped" in out and "Event log" in out and "Shipment SH-2 posted" in out
+
+
+def test_history_before_the_order_was_placed_says_so(settings, capsys):
+    assert run(settings, "history", "SF-1", "--as-of", "2024-02-01T00:00:00Z") == 2
+    assert "did not exist yet" in capsys.readouterr().err
+
+
+def test_diff_lists_each_changed_field_and_each_removed_line(settings, capsys):
+    assert run(settings, "diff", "SF-1", "1", "2", "--json") == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [(r["change"], r["no"], r["field"], r["before"], r["after"]) for r in rows] == [
+        ("changed", "1000", "quantity", "2", "3"),
+        ("changed", "1000", "line_amount", "20.00", "30.00"),
+        ("removed", "2000", "", "15.00", None),
+    ]
+
+
+def test_diff_of_an_unknown_version_is_an_error_not_a_traceback(settings, capsys):
+    assert run(settings, "diff", "SF-1", "1", "9") == 2
+    assert "no version 9" in capsys.readouterr().err
+
+
+def test_export_writes_every_event_and_every_read_model_table_as_json_lines(settings, tmp_path, capsys):
+    assert run(settings, "export", "--out", str(tmp_path / "out")) == 0
+    events = [json.loads(line) for line in (tmp_path / "out/events.jsonl").read_text().splitlines()]
+    placed = next(e for e in events if e["event_type"] == "WebOrder.Placed")
+    assert [e["position"] for e in events] == list(range(1, len(events) + 1))
+    assert (placed["order_no"], placed["user_no"], json.loads(placed["payload"])["web_order_no"]) == ("WO000001", "WA-1", "WO000001")
+    log = (tmp_path / "out/event_log.jsonl").read_text().splitlines()
+    assert len(log) == sum(e["event_type"].startswith("WebOrder.") for e in events)
+
+
+def test_export_as_csv_has_a_header_row_per_table(settings, tmp_path):
+    assert run(settings, "export", "--format", "csv", "--out", str(tmp_path / "out")) == 0
+    with (tmp_path / "out/status_history.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert {r["status"] for r in rows} >= {"Received", "Reservation", "Shipped"}
+
+
+@pytest.mark.skipif(importlib.util.find_spec("pyarrow") is not None, reason="pyarrow is installed")
+def test_export_as_parquet_without_pyarrow_says_what_is_missing(settings, tmp_path, capsys):
+    assert run(settings, "export", "--format", "parquet", "--out", str(tmp_path / "out")) == 2
+    assert "needs pyarrow" in capsys.readouterr().err
+
+
+def test_report_prints_lead_times_and_writes_an_html_page_with_charts(settings, tmp_path, capsys):
+    assert run(settings, "report", "--out", str(tmp_path / "report.html")) == 0
+    cells = {row[0]: row[1:] for row in (re.split(r"\s{2,}", line) for line in capsys.readouterr().out.splitlines())}
+    assert cells["Received → Reservation"][:2] == ["2", "4.58"]  # SF-1 after 1 h, SF-2 after 8 h 10 min
+    assert cells["quote linked → order"][:2] == ["1", "8.0"]
+    assert cells["approval requested → approved"][:2] == ["1", "1.0"]
+    assert cells["Warehouse"][:2] == ["1", "1.0"]
+    page = (tmp_path / "report.html").read_text()
+    assert page.count("<table>") == 2 and page.count("<svg") == 2
+
+
+def test_projections_rebuild_draws_progress_on_stderr_and_status_shows_no_lag(settings, capsys):
+    assert run(settings, "projections", "rebuild") == 0
+    captured = capsys.readouterr()
+    assert "100%" in captured.err and "event_log" in captured.out
+    assert run(settings, "projections", "status") == 0
+    lags = [line.split()[-1] for line in capsys.readouterr().out.splitlines()[2:]]
+    assert lags == ["0"] * 5
+
+
+def test_projections_rebuild_of_an_unknown_view_is_an_error(settings, capsys):
+    assert run(settings, "projections", "rebuild", "nope") == 2
+    assert "unknown read model" in capsys.readouterr().err
+
+
+def test_the_progress_bar_fills_in_proportion():
+    assert progress_bar(5, 10, width=10) == "[#####.....]  50%  5/10 events"
+    assert progress_bar(0, 0, width=4) == "[####] 100%  0/0 events"
