@@ -7,12 +7,14 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import structlog
 
 from orderflow import logs
 from orderflow.bootstrap import bootstrap
+from orderflow.db import Database
 from orderflow.analyst import format_table
 from orderflow.analyst import register as register_analyst
 from orderflow.publish import register as register_publish
@@ -34,6 +36,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     orders.add_argument("--status", help="only orders with this workflow status")
     orders.add_argument("--limit", type=int, default=50)
     orders.set_defaults(func=cmd_orders)
+
+    errors = commands.add_parser("errors", help="the error journal: messages that could not be applied, and why")
+    errors.add_argument("--limit", type=int, default=50)
+    errors.set_defaults(func=lambda settings, args: _show(settings, "error_journal", lambda v, db: v.recent(db, args.limit)))
+
+    parked = commands.add_parser("parked", help="messages waiting for their order to arrive")
+    parked.add_argument("--limit", type=int, default=100)
+    parked.set_defaults(func=lambda settings, args: _show(settings, "parked_messages", lambda v, db: v.waiting(db, args.limit)))
 
     simulate = commands.add_parser("simulate", help="publish realistic storefront and ERP traffic: whole order stories")
     simulate.add_argument("--count", type=int, default=10, help="how many orders")
@@ -88,13 +98,19 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_orders(settings: Settings, args: argparse.Namespace) -> int:
+    return _show(settings, "web_orders", lambda view, db: view.list_orders(db, status=args.status, limit=args.limit))
+
+
+def _show(settings: Settings, view_name: str, read: Callable[[Any, Database], list[dict]]) -> int:
+    """Print rows of one read model, after catching it up with the event store."""
     engine = bootstrap(settings)
     try:
         engine.projections.catch_up()
-        rows = engine.projections.views[0].list_orders(engine.db, status=args.status, limit=args.limit)
+        [view] = [v for v in engine.projections.views if v.name == view_name]
+        rows = read(view, engine.db)
     finally:
         engine.close()
-    print(format_table(rows) if rows else "(no web orders)")
+    print(format_table(rows))
     return 0
 
 

@@ -23,6 +23,13 @@ def parked(engine):
         return None
 
 
+def waiting(engine):
+    """What the back office sees waiting, in the parked_messages read model."""
+    engine.projections.catch_up()
+    [view] = [v for v in engine.projections.views if v.name == "parked_messages"]
+    return view.waiting(engine.db)
+
+
 def test_an_erp_message_that_overtakes_its_order_is_parked_and_applied_when_the_order_arrives(settings):
     engine = start_engine(settings)
     consumer = engine.inbound_consumer()
@@ -31,9 +38,11 @@ def test_an_erp_message_that_overtakes_its_order_is_parked_and_applied_when_the_
                 [envelope("sales_document_created", 1), envelope("quote_made_into_order", 2)])
         consume_until(consumer, lambda: parked(engine) is not None and len(parked(engine)) == 2)
         assert [m["message_type"] for m in parked(engine)] == ["sales_document_created", "quote_made_into_order"]
+        assert [r["message_type"] for r in waiting(engine)] == ["sales_document_created", "quote_made_into_order"]
 
         publish(settings.kafka_bootstrap, settings.topics.storefront, [envelope("order_placed", 0)])
         consume_until(consumer, lambda: parked(engine) == [])
+        assert waiting(engine) == []
         order = engine.app.get_order(KEY)
         assert (str(order.sales_document.type), order.sales_document.no) == ("Order", "SO-1001")
         assert str(order.workflow_status.status) == "Reservation"

@@ -172,7 +172,7 @@ def test_the_catalog_lists_web_orders_first_and_every_table_once():
     views = all_views(False, Orders("memory:"))
     tables = [t for v in views for t in v.tables]
     assert views[0].name == "web_orders"
-    assert len(tables) == len(set(tables)) == 6
+    assert len(tables) == len(set(tables)) == 7
 
 
 # -- rebuild -----------------------------------------------------------------------------------------------

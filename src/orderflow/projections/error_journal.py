@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from orderflow.aggregates.inbox import RejectedMessage
-from orderflow.db import Cursor
+from orderflow.db import Cursor, Database
 from orderflow.projections.base import View
 
 COLUMNS = (
@@ -43,3 +43,11 @@ class ErrorJournalView(View):
             [str(event.originator_id), event.topic, event.partition, event.offset, event.key, event.message_id,
              event.message_type, event.reason, event.error, self.value(event.at), event.value_b64, position],
         )
+
+    def recent(self, db: Database, limit: int = 50) -> list[dict[str, Any]]:
+        """The newest rejections first, with where they came from and why."""
+        columns = ("rejected_at", "key", "message_type", "topic", "partition", "record_offset", "reason")
+        rows = db.query(
+            f"SELECT {', '.join(columns)} FROM {self.table('error_journal')} ORDER BY position DESC LIMIT ?", [limit]
+        )
+        return [dict(zip(columns, row)) for row in rows]

@@ -1,0 +1,179 @@
+"""Helpers for running ``orderflow run`` as real processes and reading back what they recorded."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kafka import KafkaProducer
+
+from orderflow.aggregates.inbox import Receipt
+from orderflow.aggregates.numbering import WebOrderNumbers
+from orderflow.application import Orders
+from orderflow.consumers.handlers import topic_for
+from orderflow.db import Database
+from orderflow.projections.event_log import COLUMNS as EVENT_LOG_COLUMNS
+from orderflow.projections.web_orders import COLUMNS as WEB_ORDER_COLUMNS
+from orderflow.settings import Settings
+from orderflow.wire import Envelope
+
+# Columns that depend on the order in which partitions happened to be read, not on what an order went through.
+ARRIVAL_COLUMNS = {"id", "web_order_no", "position"}
+
+
+def engine_env(settings: Settings, batch_size: int = 20) -> dict[str, str]:
+    """The environment under which ``orderflow run`` uses these settings, logging JSON lines."""
+    t = settings.topics
+    return {
+        **os.environ,
+        "ORDERFLOW_DATABASE_URL": settings.database_url,
+        "ORDERFLOW_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
+        "ORDERFLOW_CONSUMER_GROUP": settings.consumer_group,
+        "ORDERFLOW_TOPIC_STOREFRONT": t.storefront,
+        "ORDERFLOW_TOPIC_ERP": t.erp,
+        "ORDERFLOW_TOPIC_STOREFRONT_SYNC": t.storefront_sync,
+        "ORDERFLOW_TOPIC_NOTIFICATIONS": t.notifications,
+        "ORDERFLOW_TOPIC_DEAD_LETTERS": t.dead_letters,
+        "ORDERFLOW_BATCH_SIZE": str(batch_size),
+        # The broker's minimum: a killed member leaves the group as soon as the broker allows.
+        "ORDERFLOW_SESSION_TIMEOUT_MS": "6000",
+        "ORDERFLOW_LOG_FORMAT": "json",
+    }
+
+
+class EngineProcess:
+    """One ``orderflow run`` subprocess, its JSON log in a file."""
+
+    def __init__(self, settings: Settings, log_path: Path, *args: str, batch_size: int = 20):
+        self.log_path = log_path
+        self._log = open(log_path, "wb")
+        self.popen = subprocess.Popen(
+            [sys.executable, "-m", "orderflow.cli", "run", *args],
+            env=engine_env(settings, batch_size), stdout=self._log, stderr=subprocess.STDOUT,
+        )
+
+    def events(self, name: str | None = None) -> list[dict[str, Any]]:
+        """The log lines written so far (only those with ``event == name`` if given)."""
+        entries = []
+        for line in self.log_path.read_text(errors="replace").splitlines():
+            try:
+                entry = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(entry, dict) and (name is None or entry.get("event") == name):
+                entries.append(entry)
+        return entries
+
+    def wait_for_log(self, name: str, timeout: float = 60) -> None:
+        """Wait until the log has a ``name`` line; fail if the process ends or ``timeout`` passes first."""
+        wait_until(lambda: bool(self.events(name)), timeout, f"{name!r} in {self.log_path}",
+                   alive=lambda: self.popen.poll() is None)
+
+    def signal(self, signum: int) -> None:
+        if self.popen.poll() is None:
+            self.popen.send_signal(signum)
+
+    def wait(self, timeout: float) -> int:
+        """The exit code; fails the test (killing the process) after ``timeout`` seconds."""
+        try:
+            return self.popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise AssertionError(f"orderflow run did not exit within {timeout} s; log: {self.log_path}") from None
+
+    def kill(self) -> None:
+        """SIGKILL (if still running) and reap; safe to call more than once."""
+        if self.popen.poll() is None:
+            self.popen.send_signal(signal.SIGKILL)
+        self.popen.wait(10)
+        self._log.close()
+
+
+def wait_until(done: Callable[[], bool], timeout: float, what: str, alive: Callable[[], bool] = lambda: True) -> None:
+    deadline = time.monotonic() + timeout
+    while not done():
+        assert alive(), f"the process ended while waiting for {what}"
+        assert time.monotonic() < deadline, f"timed out after {timeout} s waiting for {what}"
+        time.sleep(0.05)
+
+
+def run_to_idle(settings: Settings, log_path: Path, idle: float = 3, timeout: float = 120) -> EngineProcess:
+    """Run ``orderflow run --stop-when-idle`` to its end; it must exit 0."""
+    process = EngineProcess(settings, log_path, "--stop-when-idle", str(idle))
+    try:
+        assert process.wait(timeout) == 0, f"orderflow run failed; log: {log_path}"
+    finally:
+        process.kill()
+    return process
+
+
+def publish_traffic(settings: Settings, messages: list[tuple[str, Envelope]]) -> None:
+    """Publish :func:`orderflow.simulate.traffic` to the settings' topics, as ``publish_orders`` does; wait for acks."""
+    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all", linger_ms=5)
+    try:
+        futures = []
+        for _, envelope in messages:
+            futures.append(producer.send(topic_for(envelope.message_type, settings.topics), key=envelope.key.encode(),
+                                         value=envelope.value(), headers=envelope.headers()))
+            if envelope.message_type == "order_taking_configured":
+                producer.flush()  # the setup goes first
+        for future in futures:
+            future.get(timeout=30)
+    finally:
+        producer.close()
+
+
+@dataclass
+class Outcome:
+    """What a database holds after the engine consumed some traffic, in arrival-independent terms."""
+
+    receipts: Counter  # message id -> how many receipts
+    numbers_issued: int
+    event_counts: dict[str, int]  # storefront reference -> the order's version
+    web_orders: dict[str, dict[str, Any]]  # storefront reference -> business columns
+    event_log: dict[str, list[tuple]]  # storefront reference -> rows in event order, minus arrival columns
+    rejected: int
+
+
+def outcome(database_url: str) -> Outcome:
+    """Read the event store and the read models of ``database_url``."""
+    app, db = Orders(database_url), Database(database_url)
+    try:
+        receipts: Counter = Counter()
+        start = 1
+        while notifications := app.recorder.select_notifications(start=start, limit=1000):
+            for n in notifications:
+                if n.topic.endswith(f"{Receipt.__qualname__}.Applied"):
+                    receipts[app.mapper.to_domain_event(n).message_id] += 1
+            start = notifications[-1].id + 1
+        numbers = app.repository.get(WebOrderNumbers.create_id())
+        web_orders = {row["storefront_reference"]: row for row in _rows(db, "web_orders", WEB_ORDER_COLUMNS)}
+        event_log: dict[str, list[tuple]] = {}
+        for row in _rows(db, "event_log", EVENT_LOG_COLUMNS, "storefront_reference, event_version"):
+            event_log.setdefault(row.pop("storefront_reference"), []).append(tuple(row.items()))
+        return Outcome(
+            receipts=receipts,
+            numbers_issued=numbers.last_issued,
+            event_counts={ref: app.get_order(ref).version for ref in web_orders},
+            web_orders=web_orders,
+            event_log=event_log,
+            rejected=db.query("SELECT count(*) FROM error_journal")[0][0],
+        )
+    finally:
+        db.close()
+        app.close()
+
+
+def _rows(db: Database, table: str, columns: tuple[str, ...], order_by: str = "storefront_reference") -> list[dict[str, Any]]:
+    """The table's rows without the columns that record arrival order."""
+    kept = [c for c in columns if c not in ARRIVAL_COLUMNS]
+    return [dict(zip(kept, row)) for row in db.query(f"SELECT {', '.join(kept)} FROM {table} ORDER BY {order_by}")]
