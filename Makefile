@@ -25,8 +25,9 @@ demo: venv
 	@set -e; trap '$(BIN)/python -m orderflow.devservices down --state $(STATE)' EXIT; \
 	export ORDERFLOW_KAFKA_BOOTSTRAP=$$(sed -n 's/^ORDERFLOW_KAFKA_BOOTSTRAP=//p' $(STATE)/services.env); \
 	export ORDERFLOW_DATABASE_URL=sqlite:///$(DEMO_DB); \
-	$(BIN)/orderflow simulate --count 12 --seed 7; \
-	$(BIN)/orderflow run --stop-when-idle 3; \
+	$(BIN)/orderflow run --stop-when-idle 4 & run=$$!; \
+	$(BIN)/orderflow simulate --count 12 --seed 7 --rate 50; \
+	wait $$run; \
 	$(BIN)/orderflow orders
 
 test: venv

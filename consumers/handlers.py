@@ -18,7 +18,16 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from orderflow.aggregates.errors import WebOrderError
+from orderflow.aggregates.errors import (
+    ApprovalNotPending,
+    IllegalTransition,
+    NotLinked,
+    OrderRejected,
+    QuoteNotApproved,
+    UnknownVersion,
+    VersionNotCurrent,
+    WebOrderError,
+)
 from orderflow.aggregates.values import Actor
 from orderflow.application import Orders
 from orderflow.settings import Topics
@@ -30,11 +39,27 @@ SETUP_KEY = "order-taking-setup"
 
 
 class CannotApply(Exception):
-    """The message is well-formed but orderflow cannot apply it; the text says why."""
+    """The message is well-formed but orderflow cannot apply it; the text says why.
+
+    ``may_resolve`` is true when the order's state refused it (an illegal
+    transition, an approval not pending, ...): a message on the other inbound
+    topic, not consumed yet, may still make it applicable.
+    """
+
+    def __init__(self, reason: str, may_resolve: bool = False):
+        super().__init__(reason)
+        self.may_resolve = may_resolve
+
+
+STATE_ERRORS = (
+    IllegalTransition, NotLinked, ApprovalNotPending, VersionNotCurrent, QuoteNotApproved, UnknownVersion, OrderRejected,
+)
 
 
 Handler = Callable[[Orders, Envelope], None]
 HANDLERS: dict[str, Handler] = {}
+NOT_ABOUT_AN_ORDER = frozenset({"order_taking_configured"})
+"""Message types that change the setup, not a web order: they never wait for an order."""
 TOPIC_OF: dict[str, str] = {}
 
 
@@ -57,7 +82,7 @@ def apply(app: Orders, envelope: Envelope) -> None:
     try:
         handler(app, envelope)
     except WebOrderError as error:
-        raise CannotApply(f"{type(error).__name__}: {error}") from error
+        raise CannotApply(f"{type(error).__name__}: {error}", isinstance(error, STATE_ERRORS)) from error
 
 
 def topic_for(message_type: str, topics: Topics) -> str:

@@ -27,8 +27,8 @@ from orderflow.aggregates.inbox import Receipt
 from orderflow.application import Orders
 from orderflow.contract import Contract, ContractViolation
 from orderflow.consumers.dead_letters import DeadLetterTopic, Rejection, Source
-from orderflow.consumers.parking import PLACEMENT, Parking
-from orderflow.consumers.handlers import CannotApply, apply
+from orderflow.consumers.parking import Parking
+from orderflow.consumers.handlers import NOT_ABOUT_AN_ORDER, CannotApply, apply
 from orderflow.wire import BadEnvelope, Envelope, decode
 
 log = structlog.get_logger("orderflow.consumer")
@@ -165,8 +165,9 @@ class InboundConsumer:
     def _apply(self, record: Any) -> list[Rejection]:
         """Apply one record inside the open batch; return the rejections it caused.
 
-        Applying an ``order_placed`` also applies the messages parked for that
-        order, any of which may be rejected in turn.
+        A message its order cannot take yet is parked (see
+        :mod:`orderflow.consumers.parking`); applying one retries what is parked
+        for the same order, any of which may be rejected in turn.
         """
         where = {"topic": record.topic, "partition": record.partition, "offset": record.offset}
         envelope: Envelope | None = None
@@ -178,10 +179,18 @@ class InboundConsumer:
                 return []
             receipt = Receipt(envelope.message_id, envelope.message_type, digest, at=self.clock(), **where)
             if self.parking.must_wait(envelope):
-                self.parking.park(envelope, record, self.clock())
+                self.parking.park(envelope, record, f"waiting for order {envelope.key} or its earlier messages", self.clock())
                 self.app.save(receipt)
                 return []
-            apply(self.app, envelope)
+            try:
+                apply(self.app, envelope)
+            except CannotApply as error:
+                if not error.may_resolve or envelope.message_type in NOT_ABOUT_AN_ORDER:
+                    raise
+                self.app.discard_unsaved()
+                self.parking.park(envelope, record, str(error), self.clock())
+                self.app.save(receipt)
+                return []
             self.app.save(receipt)
         except (BadEnvelope, ContractViolation, CannotApply) as error:
             self.app.discard_unsaved()
@@ -191,9 +200,7 @@ class InboundConsumer:
             log.exception("unexpected error applying message", **where)
             return [self._rejection(Source.of(record), envelope, f"unexpected error: {error!r}", type(error).__name__)]
         log.info("message applied", order=envelope.key, message_type=envelope.message_type, message_id=envelope.message_id, **where)
-        if envelope.message_type == PLACEMENT:
-            return self.parking.release(envelope.key, self.clock(), self._rejection)
-        return []
+        return self.parking.retry(envelope, self.clock(), self._rejection)
 
     def _seen_before(self, envelope: Envelope, digest: str, where: dict[str, Any]) -> bool:
         try:

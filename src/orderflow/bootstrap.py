@@ -64,27 +64,31 @@ class Engine:
             self.app, self.db, producer, s.topics, order_url_template=s.order_url_template, batch_size=s.batch_size
         )
 
-    def ensure_topics(self, partitions: int = 4) -> None:
-        """Create orderflow's topics if the broker does not have them yet."""
-        admin = KafkaAdminClient(bootstrap_servers=self.settings.kafka_bootstrap)
-        try:
-            missing = set(self.settings.topics.all) - set(admin.list_topics())
-            if missing:
-                try:
-                    admin.create_topics(
-                        {name: {"num_partitions": partitions, "replication_factor": 1} for name in missing},
-                        wait_for_metadata=True,
-                    )
-                except TopicAlreadyExistsError:
-                    pass
-        finally:
-            admin.close()
+    def ensure_topics(self) -> None:
+        ensure_topics(self.settings)
 
     def close(self) -> None:
         for close in reversed(self._closers):
             close()
         self.db.close()
         self.app.close()
+
+
+def ensure_topics(settings: Settings, partitions: int = 4) -> None:
+    """Create orderflow's topics if the broker does not have them yet."""
+    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    try:
+        missing = set(settings.topics.all) - set(admin.list_topics())
+        if missing:
+            try:
+                admin.create_topics(
+                    {name: {"num_partitions": partitions, "replication_factor": 1} for name in missing},
+                    wait_for_metadata=True,
+                )
+            except TopicAlreadyExistsError:
+                pass
+    finally:
+        admin.close()
 
 
 def bootstrap(settings: Settings | None = None) -> Engine:

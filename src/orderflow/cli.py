@@ -13,7 +13,7 @@ from typing import Any
 import structlog
 
 from orderflow import logs
-from orderflow.bootstrap import bootstrap
+from orderflow.bootstrap import bootstrap, ensure_topics
 from orderflow.db import Database
 from orderflow.analyst import format_table
 from orderflow.analyst import register as register_analyst
@@ -117,11 +117,7 @@ def _show(settings: Settings, view_name: str, read: Callable[[Any, Database], li
 def cmd_simulate(settings: Settings, args: argparse.Namespace) -> int:
     from orderflow.simulate import publish_orders
 
-    engine = bootstrap(settings)
-    try:
-        engine.ensure_topics()
-    finally:
-        engine.close()
+    ensure_topics(settings)
     sent = publish_orders(settings, count=args.count, seed=args.seed, rate=args.rate)
     log.info("simulated traffic published", messages=sent, orders=args.count,
              topics=[settings.topics.storefront, settings.topics.erp])

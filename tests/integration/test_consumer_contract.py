@@ -51,18 +51,64 @@ def test_an_erp_message_that_overtakes_its_order_is_parked_and_applied_when_the_
         engine.close()
 
 
-def test_a_parked_message_that_cannot_be_applied_once_its_order_arrives_is_dead_lettered_not_lost(settings):
+def test_a_parked_message_waits_while_the_other_topic_may_still_rescue_it_then_is_dead_lettered(settings):
     engine = start_engine(settings)
     consumer = engine.inbound_consumer()
     try:
-        # A shipment before any release is illegal: parked first, then rejected with its reason.
-        publish(settings.kafka_bootstrap, settings.topics.erp, [envelope("shipment_posted", 1)])
-        consume_until(consumer, lambda: parked(engine) is not None and len(parked(engine)) == 1)
+        # A shipment before any release is illegal, unless something older from the storefront is still on its way.
+        publish(settings.kafka_bootstrap, settings.topics.erp, [envelope("shipment_posted", 5)])
         publish(settings.kafka_bootstrap, settings.topics.storefront, [envelope("order_placed", 0)])
+        consume_until(consumer, lambda: has_order(engine) and parked(engine) is not None and len(parked(engine)) == 1)
+        for _ in range(3):
+            consumer.poll_once(timeout_ms=200)
+        assert [m["message_type"] for m in parked(engine)] == ["shipment_posted"]
+        # A newer storefront message: nothing older can come from there any more, so the shipment is rejected.
+        publish(settings.kafka_bootstrap, settings.topics.storefront, [envelope("customer_comment", 6)])
         consume_until(consumer, lambda: parked(engine) == [])
-        journal = [n for n in engine.app.recorder.select_notifications(start=1, limit=1000) if n.topic.endswith("RejectedMessage.Rejected")]
-        assert len(journal) == 1
-        assert b"IllegalTransition" in journal[0].state or b"NotLinked" in journal[0].state
+        engine.projections.catch_up()
+        [view] = [v for v in engine.projections.views if v.name == "error_journal"]
+        [rejected] = view.recent(engine.db)
+        assert rejected["message_type"] == "shipment_posted"
+        assert "IllegalTransition" in rejected["reason"] or "NotLinked" in rejected["reason"]
+        assert len(engine.app.get_order(KEY).comments) == 1
+    finally:
+        consumer.close()
+        engine.close()
+
+
+def test_a_shop_confirmation_that_overtakes_the_customers_waits_for_it(settings):
+    engine = start_engine(settings)
+    consumer = engine.inbound_consumer()
+    try:
+        publish(settings.kafka_bootstrap, settings.topics.erp, [envelope("order_taking_configured", 0)])
+        consume_until(consumer, lambda: engine.app.get_setup().version > 1)
+        publish(settings.kafka_bootstrap, settings.topics.storefront, [envelope("order_placed", 1)])
+        consume_until(consumer, lambda: has_order(engine))
+        publish(settings.kafka_bootstrap, settings.topics.erp, [envelope("order_confirmed_by_shop", 3)])
+        consume_until(consumer, lambda: parked(engine) is not None and len(parked(engine)) == 1)
+        publish(settings.kafka_bootstrap, settings.topics.storefront, [envelope("customer_confirmation", 2)])
+        consume_until(consumer, lambda: parked(engine) == [])
+        assert str(engine.app.get_order(KEY).confirmation) == "Confirmed"
+    finally:
+        consumer.close()
+        engine.close()
+
+
+def has_order(engine):
+    try:
+        engine.app.get_order(KEY)
+    except Exception:  # noqa: BLE001 - not placed yet
+        return False
+    return True
+
+
+def test_a_setup_message_is_applied_at_once_not_parked_as_if_it_waited_for_an_order(settings):
+    engine = start_engine(settings)
+    consumer = engine.inbound_consumer()
+    try:
+        publish(settings.kafka_bootstrap, settings.topics.erp, [envelope("order_taking_configured", 0)])
+        consume_until(consumer, lambda: engine.app.get_setup().version > 1)
+        assert waiting(engine) == []
     finally:
         consumer.close()
         engine.close()

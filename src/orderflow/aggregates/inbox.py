@@ -72,9 +72,10 @@ class RejectedMessage(Aggregate):
 class ParkedMessages(Aggregate):
     """Messages about an order orderflow has not seen placed yet, kept in arrival order.
 
-    An ERP message can overtake the storefront's ``order_placed`` (they travel
-    on different topics). It is parked here, and so is every later message for
-    the same order, until the order arrives; then each is applied in order, or
+    An ERP message can overtake the storefront's ``order_placed`` or another
+    storefront message it follows (they travel on different topics). It is
+    parked here, and so is every later message for the same order from the
+    same topic, until the order can take it; then each is applied in order, or
     rejected with its reason. Nothing parked is ever dropped.
     """
 
@@ -96,11 +97,11 @@ class ParkedMessages(Aggregate):
         self.pending = [*self.pending, {**message, "reason": reason, "parked_at": at}]
 
     def release(self, message_id: str, outcome: str, detail: str, at: datetime) -> None:
-        """The first parked message was applied (``outcome`` ``applied``) or rejected."""
-        if not self.pending or self.pending[0]["message_id"] != message_id:
-            raise ValueError(f"{message_id} is not the next parked message of {self.storefront_reference}")
+        """A parked message was applied (``outcome`` ``applied``) or rejected."""
+        if all(m["message_id"] != message_id for m in self.pending):
+            raise ValueError(f"{message_id} is not parked for {self.storefront_reference}")
         self._released(message_id=message_id, outcome=outcome, detail=detail, at=at)
 
     @event("Released")
     def _released(self, message_id: str, outcome: str, detail: str, at: datetime) -> None:
-        self.pending = self.pending[1:]
+        self.pending = [m for m in self.pending if m["message_id"] != message_id]
