@@ -14,14 +14,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kafka import KafkaProducer
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from orderflow.aggregates.inbox import Receipt
 from orderflow.aggregates.numbering import WebOrderNumbers
 from orderflow.application import Orders
 from orderflow.consumers.handlers import topic_for
+from orderflow.consumers.inbound import position_name
 from orderflow.db import Database
+from orderflow.projections.catalog import all_views
 from orderflow.projections.event_log import COLUMNS as EVENT_LOG_COLUMNS
+from orderflow.projections.runner import ProjectionRunner
 from orderflow.projections.web_orders import COLUMNS as WEB_ORDER_COLUMNS
 from orderflow.settings import Settings
 from orderflow.wire import Envelope
@@ -106,11 +109,39 @@ def wait_until(done: Callable[[], bool], timeout: float, what: str, alive: Calla
         time.sleep(0.05)
 
 
-def run_to_idle(settings: Settings, log_path: Path, idle: float = 3, timeout: float = 120) -> EngineProcess:
-    """Run ``orderflow run --stop-when-idle`` to its end; it must exit 0."""
-    process = EngineProcess(settings, log_path, "--stop-when-idle", str(idle))
+def end_offsets(settings: Settings) -> dict[str, int]:
+    """Each inbound partition's end offset, by its position name."""
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
     try:
-        assert process.wait(timeout) == 0, f"orderflow run failed; log: {log_path}"
+        partitions = [TopicPartition(topic, p) for topic in set(settings.topics.inbound)
+                      for p in consumer.partitions_for_topic(topic) or ()]
+        return {position_name(tp.topic, tp.partition): end for tp, end in consumer.end_offsets(partitions).items()}
+    finally:
+        consumer.close()
+
+
+def wait_until_recorded(settings: Settings, ends: dict[str, int], timeout: float, alive: Callable[[], bool]) -> None:
+    """Wait until the database records every partition's position up to ``ends``."""
+    app = Orders(settings.database_url)
+    try:
+        wait_until(lambda: all(app.position(name) == end - 1 for name, end in ends.items() if end),
+                   timeout, f"positions {ends} to be recorded", alive=alive)
+    finally:
+        app.close()
+
+
+def run_until_consumed(settings: Settings, log_path: Path, timeout: float = 120) -> EngineProcess:
+    """Run ``orderflow run`` until everything published so far is recorded, then stop it with SIGTERM.
+
+    Not ``--stop-when-idle``: it counts idleness from the process's start, so a
+    run whose group join outlasts the idle time stops before it consumes anything.
+    """
+    ends = end_offsets(settings)
+    process = EngineProcess(settings, log_path)
+    try:
+        wait_until_recorded(settings, ends, timeout, alive=lambda: process.popen.poll() is None)
+        process.signal(signal.SIGTERM)
+        assert process.wait(15) == 0, f"orderflow run failed; log: {log_path}"
     finally:
         process.kill()
     return process
@@ -145,9 +176,10 @@ class Outcome:
 
 
 def outcome(database_url: str) -> Outcome:
-    """Read the event store and the read models of ``database_url``."""
+    """Read the event store and the read models (caught up first) of ``database_url``."""
     app, db = Orders(database_url), Database(database_url)
     try:
+        ProjectionRunner(app, db, all_views(db.is_postgres, app)).catch_up()
         receipts: Counter = Counter()
         start = 1
         while notifications := app.recorder.select_notifications(start=start, limit=1000):
