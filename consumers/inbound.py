@@ -103,6 +103,8 @@ class InboundConsumer:
         self.batch_size = batch_size
         self.clock = clock
         self.parking = Parking(app)
+        self.assigned_at: float | None = None
+        """When partitions were last assigned (``time.monotonic()``); None before the first assignment."""
         self._assignments = _Assignments()
         _await_topic_metadata(consumer, topics)
         consumer.subscribe(list(topics), listener=self._assignments)
@@ -123,6 +125,7 @@ class InboundConsumer:
         for tp in self._assignments.take():
             self._seek_to_recorded_position(tp)
             batches.pop(tp, None)
+            self.assigned_at = time.monotonic()
         consumed = 0
         for tp, records in batches.items():
             consumed += self._apply_partition(tp, records)

@@ -31,6 +31,10 @@ class Orders(OrderCommands, Application[UUID]):
         super().__init__(env={**eventsourcing_env(database_url), **(env or {})})
         self.recorder: ProcessRecorder
         self._batch: ProcessingEvent[UUID] | None = None
+        # What the open batch has read (or found missing), so that one message's
+        # lookups are not repeated by the next: a batch is one transaction's view.
+        self._read: dict[UUID, Any] = {}
+        self._missing: set[UUID] = set()
 
     def construct_recorder(self) -> ProcessRecorder:
         """A process recorder: events and a consumer position in one transaction."""
@@ -54,6 +58,8 @@ class Orders(OrderCommands, Application[UUID]):
             processing_event, self._batch = self._batch, None
         finally:
             self._batch = None
+            self._read.clear()
+            self._missing.clear()
         recordings = self._record(processing_event)
         self._take_snapshots(processing_event)
         self._notify(recordings)
@@ -71,9 +77,20 @@ class Orders(OrderCommands, Application[UUID]):
         Raises ``AggregateNotFoundError`` from the library when there is none;
         commands translate that into the domain's own error.
         """
-        if self._batch is not None and aggregate_id in self._batch.aggregates:
+        if self._batch is None:
+            return self.repository.get(aggregate_id)
+        if aggregate_id in self._batch.aggregates:
             return self._batch.aggregates[aggregate_id]
-        return self.repository.get(aggregate_id)
+        if aggregate_id in self._read:
+            return self._read[aggregate_id]
+        if aggregate_id in self._missing:
+            raise AggregateNotFoundError(aggregate_id)
+        try:
+            aggregate = self._read[aggregate_id] = self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            self._missing.add(aggregate_id)
+            raise
+        return aggregate
 
     def discard_unsaved(self) -> None:
         """Undo what a failed command did to aggregates of the open batch.
@@ -85,6 +102,9 @@ class Orders(OrderCommands, Application[UUID]):
         """
         if self._batch is None:
             return
+        for aggregate_id, aggregate in list(self._read.items()):
+            if aggregate.pending_events and aggregate_id not in self._batch.aggregates:
+                del self._read[aggregate_id]
         for aggregate_id, aggregate in list(self._batch.aggregates.items()):
             if not aggregate.pending_events:
                 continue
@@ -95,6 +115,7 @@ class Orders(OrderCommands, Application[UUID]):
             for collected in self._batch.events:
                 if collected.originator_id == aggregate_id:
                     rebuilt = collected.mutate(rebuilt)
+            self._read.pop(aggregate_id, None)
             if rebuilt is None:
                 del self._batch.aggregates[aggregate_id]
             else:

@@ -84,7 +84,10 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
             if now - last_report >= 10:
                 log.info("lag", **engine.projections.lag(), **outbound.lag())
                 last_report = now
-            if args.stop_when_idle is not None and now - last_activity >= args.stop_when_idle and consumer.is_assigned:
+            # Idle counts from the later of the last record and the last assignment: joining the
+            # group can take longer than the idle time, and records before it were not ours yet.
+            idle_since = max(last_activity, consumer.assigned_at or now)
+            if args.stop_when_idle is not None and now - idle_since >= args.stop_when_idle and consumer.is_assigned:
                 if not any(engine.projections.lag().values()) and not any(outbound.lag().values()):
                     log.info("idle and caught up: stopping")
                     stop.set()

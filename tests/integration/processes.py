@@ -133,13 +133,13 @@ def wait_until_recorded(settings: Settings, ends: dict[str, int], timeout: float
 def run_until_consumed(settings: Settings, log_path: Path, timeout: float = 120) -> EngineProcess:
     """Run ``orderflow run`` until everything published so far is recorded, then stop it with SIGTERM.
 
-    Not ``--stop-when-idle``: it counts idleness from the process's start, so a
-    run whose group join outlasts the idle time stops before it consumes anything.
+    The positions in the database, not an idle timer, say when it is done.
     """
     ends = end_offsets(settings)
     process = EngineProcess(settings, log_path)
     try:
         wait_until_recorded(settings, ends, timeout, alive=lambda: process.popen.poll() is None)
+        process.wait_for_log("orderflow running")  # its SIGTERM handler is installed by then
         process.signal(signal.SIGTERM)
         assert process.wait(15) == 0, f"orderflow run failed; log: {log_path}"
     finally:

@@ -1,0 +1,201 @@
+"""The consumer's guarantees under failure, with real ``orderflow run`` processes, Kafka and PostgreSQL.
+
+Each scenario consumes the simulator's traffic and must end in exactly the
+state a clean, uninterrupted run on a fresh database ends in: every message
+recorded once (a Receipt each), every order with the same events, read-model
+rows and Web Order No. count. Only what depends on the order in which
+partitions happened to be read (Web Order Nos., positions) is left out.
+
+The storefront and ERP messages travel on one topic here. On two topics the
+consumer reads the two independently, so an order's ERP message may be applied
+before an earlier storefront one (and be rejected): then even two clean runs
+differ, and no run could be compared with another. On one topic every order's
+messages share a partition, so its story is applied in order, whatever fails.
+The order-taking setup is keyed apart from the orders (another partition), so
+it is applied, by a run of its own, before the orders' stories are published.
+"""
+
+from __future__ import annotations
+
+import random
+import signal
+import threading
+import time
+import uuid
+
+import pytest
+
+from dataclasses import replace
+
+from orderflow.application import Orders
+from orderflow.consumers.inbound import position_name
+from orderflow.simulate import traffic
+from tests.integration.engine import isolated_settings, start_engine
+from tests.integration.processes import (
+    EngineProcess, Outcome, end_offsets, outcome, publish_traffic, run_until_consumed, wait_until_recorded,
+)
+
+ORDERS, SEED = 60, 20261102
+KILLS = 8
+
+
+@pytest.fixture(scope="module")
+def messages():
+    return traffic(ORDERS, SEED)
+
+
+@pytest.fixture(scope="module")
+def reference(postgres_server, kafka_broker, messages, tmp_path_factory) -> Outcome:
+    """The outcome of one clean run over the traffic, on its own database, topics and group."""
+    url = postgres_server.create_database(f"reference_{uuid.uuid4().hex[:12]}")
+    settings = one_inbound_topic(isolated_settings(url, kafka_broker.bootstrap_servers))
+    start_engine(settings).close()
+    logs = tmp_path_factory.mktemp("reference")
+    apply_setup(settings, messages, logs)
+    publish_traffic(settings, messages[1:])
+    run_until_consumed(settings, logs / "run.log")
+    return outcome(url)
+
+
+def one_inbound_topic(settings):
+    """The settings with the ERP's messages on the storefront's topic."""
+    return replace(settings, topics=replace(settings.topics, erp=settings.topics.storefront))
+
+
+@pytest.fixture
+def settings(database_url, kafka_broker):
+    settings = one_inbound_topic(isolated_settings(database_url, kafka_broker.bootstrap_servers))
+    start_engine(settings).close()  # the topics exist before anything is published
+    return settings
+
+
+def apply_setup(settings, messages, logs) -> None:
+    """Publish the traffic's setup message and run the engine until it is applied."""
+    setup = messages[:1]
+    assert setup[0][1].message_type == "order_taking_configured"
+    publish_traffic(settings, setup)
+    run_until_consumed(settings, logs / "setup.log")
+
+
+def assert_same_outcome(actual: Outcome, reference: Outcome, messages) -> None:
+    doubled = {message_id for message_id, count in actual.receipts.items() if count > 1}
+    assert not doubled, f"messages applied more than once: {sorted(doubled)[:5]}"
+    assert set(actual.receipts) == set(reference.receipts), "a message was lost (or one never sent was recorded)"
+    assert reference.rejected == 0 and len(reference.receipts) == len(messages), "the clean run itself lost messages"
+    assert actual.rejected == 0
+    assert actual.numbers_issued == len(actual.web_orders) == ORDERS
+    assert actual.event_counts == reference.event_counts
+    assert actual.web_orders == reference.web_orders
+    assert actual.event_log == reference.event_log
+
+
+def killed_mid_batch(process: EngineProcess) -> bool:
+    """Whether the process had applied messages it had not recorded yet when it died."""
+    entries = process.events()
+    work = [i for i, e in enumerate(entries) if e.get("event") in ("message applied", "message parked")]
+    recorded = [i for i, e in enumerate(entries) if e.get("event") == "batch recorded"]
+    return bool(work) and work[-1] > (recorded[-1] if recorded else -1)
+
+
+def test_killing_the_engine_mid_batch_again_and_again_loses_and_doubles_no_message(settings, reference, messages, tmp_path):
+    apply_setup(settings, messages, tmp_path)
+    publish_traffic(settings, messages[1:])
+    rng = random.Random(SEED)
+    mid_batch = 0
+    for round_no in range(KILLS):
+        process = EngineProcess(settings, tmp_path / f"killed-{round_no}.log")
+        try:
+            process.wait_for_log("partition assigned")
+            time.sleep(rng.uniform(0.05, 1.0))
+        finally:
+            process.kill()
+        mid_batch += killed_mid_batch(process)
+    run_until_consumed(settings, tmp_path / "final.log")
+    print(f"\n{KILLS} kills, {mid_batch} landed mid-batch (messages applied, not yet recorded)")
+    assert_same_outcome(outcome(settings.database_url), reference, messages)
+
+
+def test_members_joining_and_leaving_the_group_share_the_partitions_and_keep_every_order_in_order(
+    settings, reference, messages, tmp_path
+):
+    apply_setup(settings, messages, tmp_path)
+    started: list[EngineProcess] = []
+
+    def member(name: str) -> EngineProcess:
+        started.append(EngineProcess(settings, tmp_path / f"{name}.log"))
+        return started[-1]
+
+    publisher = threading.Thread(target=lambda: publish_slowly(settings, messages[1:], seconds=6))
+    try:
+        first, second = member("first"), member("second")
+        first.wait_for_log("partition assigned")
+        second.wait_for_log("partition assigned")
+        publisher.start()
+        time.sleep(1.5)
+        third = member("third")
+        third.wait_for_log("partition assigned")
+        first.signal(signal.SIGTERM)
+        assert first.wait(15) == 0
+        publisher.join(60)
+        assert not publisher.is_alive(), "publishing the traffic took too long"
+        wait_until_recorded(settings, end_offsets(settings), 120,
+                            alive=lambda: second.popen.poll() is None and third.popen.poll() is None)
+        for process in (second, third):
+            process.signal(signal.SIGTERM)
+            assert process.wait(15) == 0
+    finally:
+        for process in started:
+            process.kill()
+    for process in started:
+        assert process.events("batch recorded"), f"{process.log_path} never recorded a batch: no share of the work"
+    assert_same_outcome(outcome(settings.database_url), reference, messages)
+
+
+def publish_slowly(settings, messages, seconds: float, chunks: int = 12) -> None:
+    """Publish in ``chunks`` spread over about ``seconds``, so that members come and go while traffic flows."""
+    size = -(-len(messages) // chunks)
+    for start in range(0, len(messages), size):
+        publish_traffic(settings, messages[start:start + size])
+        time.sleep(seconds / chunks)
+
+
+def test_sigterm_stops_the_engine_within_seconds_with_everything_it_applied_recorded(settings, messages, tmp_path):
+    publish_traffic(settings, messages)
+    process = EngineProcess(settings, tmp_path / "run.log")
+    try:
+        process.wait_for_log("batch recorded")
+        time.sleep(0.3)
+        signalled = time.monotonic()
+        process.signal(signal.SIGTERM)
+        assert process.wait(10) == 0
+        took = time.monotonic() - signalled
+    finally:
+        process.kill()
+    assert took < 10
+    logged: dict[str, int] = {}
+    for entry in process.events("batch recorded"):
+        logged[position_name(entry["topic"], entry["partition"])] = entry["last_offset"]
+    app = Orders(settings.database_url)
+    try:
+        recorded = {
+            position_name(topic, partition): app.position(position_name(topic, partition))
+            for topic in set(settings.topics.inbound) for partition in range(4)
+        }
+    finally:
+        app.close()
+    assert {name: p for name, p in recorded.items() if p is not None} == logged
+
+
+def test_stop_when_idle_applies_what_waits_even_when_joining_the_group_outlasts_the_idle_time(settings, messages, tmp_path):
+    killed = EngineProcess(settings, tmp_path / "killed.log")
+    try:
+        killed.wait_for_log("partition assigned")
+    finally:
+        killed.kill()  # its membership lingers for the session timeout: the next join waits for it
+    publish_traffic(settings, messages[:1])
+    process = EngineProcess(settings, tmp_path / "run.log", "--stop-when-idle", "2")
+    try:
+        assert process.wait(60) == 0
+    finally:
+        process.kill()
+    assert process.events("message applied"), "it stopped without applying the message waiting for it"
