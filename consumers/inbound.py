@@ -23,7 +23,7 @@ from eventsourcing.persistence import IntegrityError, Tracking
 from kafka import KafkaConsumer, OffsetAndMetadata, TopicPartition
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
 
-from orderflow.aggregates.inbox import Receipt
+from orderflow.aggregates.inbox import ParkedMessages, Receipt
 from orderflow.application import Orders
 from orderflow.contract import Contract, ContractViolation
 from orderflow.consumers.dead_letters import DeadLetterTopic, Rejection, Source
@@ -145,6 +145,7 @@ class InboundConsumer:
         rejections: list[Rejection] = []
         try:
             with self.app.batch(Tracking(position_name(tp.topic, tp.partition), last)):
+                self._prefetch(records)
                 for record in records:
                     for rejection in self._apply(record):
                         rejections.append(rejection)
@@ -164,6 +165,17 @@ class InboundConsumer:
             last_offset=last, messages=len(records), rejected=len(rejections),
         )
         return len(records)
+
+    def _prefetch(self, records: list[Any]) -> None:
+        """Learn in one query which receipts and parking lots of this batch do not exist yet."""
+        ids = []
+        for record in records:
+            headers = dict(record.headers or [])
+            if "message_id" in headers:
+                ids.append(Receipt.create_id(headers["message_id"].decode(errors="replace")))
+            if record.key:
+                ids.append(ParkedMessages.create_id(record.key.decode(errors="replace")))
+        self.app.note_missing(list(dict.fromkeys(ids)))
 
     def _apply(self, record: Any) -> list[Rejection]:
         """Apply one record inside the open batch; return the rejections it caused.

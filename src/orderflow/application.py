@@ -92,6 +92,35 @@ class Orders(OrderCommands, Application[UUID]):
             raise
         return aggregate
 
+    def note_missing(self, aggregate_ids: list[UUID]) -> None:
+        """Find out in one query which of these aggregates do not exist, for the open batch's lookups.
+
+        A consumer batch asks "was this message seen?" for every message; one
+        query per batch instead of one per message. Only the SQL stores can
+        answer it at once; with the in-memory store this does nothing.
+        """
+        if self._batch is None or not aggregate_ids:
+            return
+        recorder = self.recorder
+        datastore = getattr(recorder, "datastore", None)
+        if datastore is None:
+            return
+        if self.factory.__class__.__module__ == "eventsourcing.postgres":
+            sql = (
+                f"SELECT DISTINCT originator_id FROM {datastore.schema}.{recorder.events_table_name} "
+                "WHERE originator_id = ANY(%s)"
+            )
+            with datastore.transaction(commit=False) as cursor:
+                cursor.execute(sql, (list(aggregate_ids),))
+                found = {row["originator_id"] for row in cursor.fetchall()}
+        else:
+            marks = ",".join("?" * len(aggregate_ids))
+            sql = f"SELECT DISTINCT originator_id FROM {recorder.events_table_name} WHERE originator_id IN ({marks})"
+            with datastore.transaction(commit=False) as cursor:
+                cursor.execute(sql, [i.hex for i in aggregate_ids])
+                found = {UUID(row["originator_id"]) for row in cursor.fetchall()}
+        self._missing.update(i for i in aggregate_ids if i not in found)
+
     def discard_unsaved(self) -> None:
         """Undo what a failed command did to aggregates of the open batch.
 
