@@ -49,12 +49,7 @@ class Source:
 class Rejection:
     """One inbound record that could not be applied, and why."""
 
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
-    headers: list[tuple[str, bytes]]
+    source: Source
     reason: str
     error: str
     message_id: str | None = None
@@ -62,17 +57,18 @@ class Rejection:
 
     def journal_entry(self, at: datetime) -> RejectedMessage:
         """The error-journal aggregate recording this rejection."""
+        source = self.source
         return RejectedMessage(
-            topic=self.topic,
-            partition=self.partition,
-            offset=self.offset,
-            key=_text(self.key),
+            topic=source.topic,
+            partition=source.partition,
+            offset=source.offset,
+            key=_text(source.key),
             message_id=self.message_id,
             message_type=self.message_type,
             reason=self.reason,
             error=self.error,
-            value_b64=base64.b64encode(self.value or b"").decode(),
-            headers={name: _text(raw) or "" for name, raw in self.headers},
+            value_b64=base64.b64encode(source.value or b"").decode(),
+            headers={name: _text(raw) or "" for name, raw in source.headers},
             at=at,
         )
 
@@ -81,12 +77,12 @@ class Rejection:
         extra = {
             "dlq_reason": self.reason,
             "dlq_error": self.error,
-            "dlq_source_topic": self.topic,
-            "dlq_source_partition": str(self.partition),
-            "dlq_source_offset": str(self.offset),
+            "dlq_source_topic": self.source.topic,
+            "dlq_source_partition": str(self.source.partition),
+            "dlq_source_offset": str(self.source.offset),
             "dlq_rejected_at": format_time(at),
         }
-        kept = [(name, raw) for name, raw in self.headers if not name.startswith("dlq_")]
+        kept = [(name, raw) for name, raw in self.source.headers if not name.startswith("dlq_")]
         return kept + [(name, value.encode()) for name, value in extra.items()]
 
 
@@ -100,7 +96,7 @@ class DeadLetterTopic:
     def publish(self, rejections: list[Rejection], at: datetime) -> None:
         """Send and wait for the broker's acknowledgement (before the batch is recorded)."""
         futures: list[Any] = [
-            self._producer.send(self._topic, key=r.key, value=r.value, headers=r.dead_letter_headers(at))
+            self._producer.send(self._topic, key=r.source.key, value=r.source.value, headers=r.dead_letter_headers(at))
             for r in rejections
         ]
         self._producer.flush()

@@ -236,8 +236,7 @@ class InboundConsumer:
             order=envelope.key if envelope else None, reason=reason,
         )
         return Rejection(
-            topic=source.topic, partition=source.partition, offset=source.offset, key=source.key,
-            value=source.value, headers=source.headers, reason=reason, error=error,
+            source=source, reason=reason, error=error,
             message_id=envelope.message_id if envelope else None,
             message_type=envelope.message_type if envelope else None,
         )

@@ -20,7 +20,7 @@ from orderflow.aggregates.errors import WebOrderError
 from orderflow.aggregates.web_order import WebOrder
 from orderflow.analyst import describe, order_as_of, table_rows
 from orderflow.application import Orders
-from orderflow.consumers.dead_letters import Rejection
+from orderflow.consumers.dead_letters import Rejection, Source
 from orderflow.db import Database
 from orderflow.projections.catalog import all_views
 from orderflow.projections.rebuild import rebuild
@@ -50,8 +50,8 @@ def snapshot(app: Orders, db: Database) -> dict[str, Any]:
 
 
 def reject_message(app: Orders, offset: int, when: Any) -> None:
-    rejection = Rejection("orderflow.erp.v1", 0, offset, b"SF-9", b'{"bad": true}', [], "unknown_order",
-                          "no web order SF-9", "m-9", "ShipmentPosted")
+    source = Source("orderflow.erp.v1", 0, offset, b"SF-9", b'{"bad": true}', [])
+    rejection = Rejection(source, "unknown_order", "no web order SF-9", "m-9", "ShipmentPosted")
     app.save(rejection.journal_entry(when))
 
 
