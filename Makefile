@@ -19,13 +19,16 @@ $(BIN)/.installed: setup.cfg pyproject.toml
 
 venv: $(BIN)/.installed
 
+demo: SHELL := /bin/bash
 demo: venv
-	rm -f $(DEMO_DB) $(DEMO_DB)-wal $(DEMO_DB)-shm
+	rm -f $(DEMO_DB) $(DEMO_DB)-wal $(DEMO_DB)-shm var/demo-run.log
+	mkdir -p var
 	$(BIN)/python -m orderflow.devservices up --state $(STATE) --kafka-only
 	@set -e; trap '$(BIN)/python -m orderflow.devservices down --state $(STATE)' EXIT; \
 	export ORDERFLOW_KAFKA_BOOTSTRAP=$$(sed -n 's/^ORDERFLOW_KAFKA_BOOTSTRAP=//p' $(STATE)/services.env); \
 	export ORDERFLOW_DATABASE_URL=sqlite:///$(DEMO_DB); \
-	$(BIN)/orderflow run --stop-when-idle 4 & run=$$!; \
+	$(BIN)/orderflow run --stop-when-idle 4 2> >(tee var/demo-run.log >&2) & run=$$!; \
+	for i in $$(seq 120); do grep -q 'partition assigned' var/demo-run.log 2>/dev/null && break; sleep 0.5; done; \
 	$(BIN)/orderflow simulate --count 12 --seed 7 --rate 50; \
 	wait $$run; \
 	$(BIN)/orderflow orders
