@@ -23,6 +23,9 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+import pyarrow
+import pyarrow.parquet
+
 from orderflow.aggregates.errors import UnknownOrder, WebOrderError
 from orderflow.aggregates.event_log import event_log_entry
 from orderflow.aggregates.web_order import WebOrder
@@ -217,11 +220,6 @@ def _write_csv(path: Path, columns: list[str], rows: list[dict[str, Any]]) -> Pa
 
 
 def _write_parquet(path: Path, columns: list[str], rows: list[dict[str, Any]]) -> Path:
-    try:
-        import pyarrow
-        import pyarrow.parquet
-    except ImportError:
-        raise RuntimeError("Parquet export needs pyarrow, which is not installed; use --format jsonl or csv") from None
     table = pyarrow.Table.from_pylist(rows) if rows else pyarrow.table({c: pyarrow.array([], pyarrow.string()) for c in columns})
     pyarrow.parquet.write_table(table, path)
     return path
@@ -423,9 +421,6 @@ def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
     try:
         caught_up(engine)
         files = export(engine.app, engine.db, args.out, args.format)
-    except RuntimeError as e:
-        print(f"orderflow export: {e}", file=sys.stderr)
-        return 2
     finally:
         engine.close()
     print("\n".join(str(f) for f in files))
