@@ -14,10 +14,8 @@ from __future__ import annotations
 from typing import Any
 
 from orderflow.aggregates.event_log import event_log_entry
-from orderflow.application import Orders
 from orderflow.db import Cursor
-from orderflow.projections.base import View
-from orderflow.projections.follow import AggregateFollower
+from orderflow.projections.follow import FollowingView
 
 ENTRY_COLUMNS = ("user_type", "user_no", "entry_time", "event_type", "new_status", "comment", "person_name", "company")
 COLUMNS = (
@@ -26,15 +24,11 @@ COLUMNS = (
 )
 
 
-class EventLogView(View):
+class EventLogView(FollowingView):
     """One row per web order event, in the Event Log's terms."""
 
     name = "event_log"
     tables = ("event_log",)
-
-    def __init__(self, is_postgres: bool, app: Orders, suffix: str = ""):
-        super().__init__(is_postgres, suffix)
-        self.follower = AggregateFollower(app)
 
     def create_tables(self, cursor: Cursor) -> None:
         cursor.execute(
@@ -67,6 +61,3 @@ class EventLogView(View):
             "ON CONFLICT (order_id, event_version) DO NOTHING",
             [self.value(row[c]) for c in COLUMNS],
         )
-
-    def forget(self) -> None:
-        self.follower.forget()

@@ -14,6 +14,7 @@ from typing import Any
 from uuid import UUID
 
 from orderflow.application import Orders
+from orderflow.projections.base import View
 
 
 class AggregateFollower:
@@ -42,3 +43,14 @@ class AggregateFollower:
     def forget(self) -> None:
         """Drop every copy (after a failed transaction, the copies may be ahead of the view)."""
         self._cache.clear()
+
+
+class FollowingView(View):
+    """A view that reads each order through an :class:`AggregateFollower` of its own."""
+
+    def __init__(self, is_postgres: bool, app: Orders, suffix: str = ""):
+        super().__init__(is_postgres, suffix)
+        self.follower = AggregateFollower(app)
+
+    def forget(self) -> None:
+        self.follower.forget()

@@ -12,10 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 from orderflow.aggregates.web_order import WebOrder
-from orderflow.application import Orders
 from orderflow.db import Cursor
-from orderflow.projections.base import View
-from orderflow.projections.follow import AggregateFollower
+from orderflow.projections.follow import FollowingView
 
 COLUMNS = (
     "order_id", "opened_version", "web_order_no", "status", "from_at", "to_at", "caused_by", "changed_by",
@@ -23,15 +21,11 @@ COLUMNS = (
 )
 
 
-class StatusHistoryView(View):
+class StatusHistoryView(FollowingView):
     """Workflow Status periods; an order's events that change no status add nothing."""
 
     name = "status_history"
     tables = ("status_history",)
-
-    def __init__(self, is_postgres: bool, app: Orders, suffix: str = ""):
-        super().__init__(is_postgres, suffix)
-        self.follower = AggregateFollower(app)
 
     def create_tables(self, cursor: Cursor) -> None:
         t = self.timestamp
@@ -62,6 +56,3 @@ class StatusHistoryView(View):
             [order_id, event.originator_version, order.web_order_no, str(change.status), at, None,
              change.caused_by, change.by.user_no, position],
         )
-
-    def forget(self) -> None:
-        self.follower.forget()

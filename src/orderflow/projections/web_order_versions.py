@@ -10,10 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from orderflow.aggregates.web_order import WebOrder
-from orderflow.application import Orders
 from orderflow.db import Cursor
-from orderflow.projections.base import View
-from orderflow.projections.follow import AggregateFollower
+from orderflow.projections.follow import FollowingView
 
 LINE_COLUMNS = (
     "line_no", "type", "no", "variant_code", "description", "description_2", "quantity", "unit_of_measure_code",
@@ -22,15 +20,11 @@ LINE_COLUMNS = (
 MAKES_A_VERSION = (WebOrder.Placed, WebOrder.RefreshedFromSalesDocument)
 
 
-class WebOrderVersionsView(View):
+class WebOrderVersionsView(FollowingView):
     """Versions and their lines, as the domain's ``WebOrder.get_version`` gives them."""
 
     name = "web_order_versions"
     tables = ("web_order_versions", "web_order_version_lines")
-
-    def __init__(self, is_postgres: bool, app: Orders, suffix: str = ""):
-        super().__init__(is_postgres, suffix)
-        self.follower = AggregateFollower(app)
 
     def create_tables(self, cursor: Cursor) -> None:
         m, t = self.money, self.timestamp
@@ -77,6 +71,3 @@ class WebOrderVersionsView(View):
     def _line(self, line: Any) -> list[Any]:
         values = line.to_dict()
         return [self.value(values[c]) for c in LINE_COLUMNS]
-
-    def forget(self) -> None:
-        self.follower.forget()

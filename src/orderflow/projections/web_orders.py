@@ -5,10 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from orderflow.aggregates.web_order import WebOrder
-from orderflow.application import Orders
 from orderflow.db import Cursor, Database
-from orderflow.projections.base import View
-from orderflow.projections.follow import AggregateFollower
+from orderflow.projections.follow import FollowingView
 
 COLUMNS = (
     "web_order_no", "storefront_reference", "customer_type", "sell_to_customer_no", "sell_to_customer_name",
@@ -19,15 +17,11 @@ COLUMNS = (
 )
 
 
-class WebOrdersView(View):
+class WebOrdersView(FollowingView):
     """One row per web order with its status, approval, document link, money and flags."""
 
     name = "web_orders"
     tables = ("web_orders",)
-
-    def __init__(self, is_postgres: bool, app: Orders, suffix: str = ""):
-        super().__init__(is_postgres, suffix)
-        self.follower = AggregateFollower(app)
 
     def create_tables(self, cursor: Cursor) -> None:
         m, t = self.money, self.timestamp
@@ -54,9 +48,6 @@ class WebOrdersView(View):
             f"WHERE {self.table('web_orders')}.position < excluded.position",
             [str(event.originator_id), *(self.value(row[c]) for c in COLUMNS)],
         )
-
-    def forget(self) -> None:
-        self.follower.forget()
 
     @staticmethod
     def row(order: WebOrder, event: Any, position: int) -> dict[str, Any]:
