@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 
 from hypothesis import strategies as st
 
+from orderflow.aggregates.lines import line_amount
 from orderflow.aggregates.values import Actor
 from orderflow.application import Orders
 
@@ -32,8 +33,7 @@ def at(minutes: int) -> datetime:
 
 def amount(quantity: str, unit_price: str, discount: str = "0") -> str:
     """The line amount the manual's rule gives, as a decimal string."""
-    value = Decimal(quantity) * Decimal(unit_price) * (1 - Decimal(discount) / 100)
-    return str(value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+    return str(line_amount(Decimal(quantity), Decimal(unit_price), Decimal(discount)))
 
 
 def line(no: str = "1000", quantity: str = "2", unit_price: str = "10.00", discount: str = "0", **extra: Any) -> dict[str, Any]:

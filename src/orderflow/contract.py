@@ -71,8 +71,8 @@ def _inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
         ref = node.get("$ref")
         if isinstance(ref, str) and ref.startswith("#/$defs/") and ref not in seen:
             target = inline(definitions[ref.removeprefix("#/$defs/")], (*seen, ref))
-            siblings = {k: inline(v, seen) for k, v in node.items() if k != "$ref"}
-            return {**target, **siblings} if not (set(target) & set(siblings) - {"description", "title"}) else node
+            # Beside a reference our schemas only annotate (description, title).
+            return {**target, **{k: v for k, v in node.items() if k != "$ref"}}
         return {k: inline(v, seen) for k, v in node.items()}
 
     return inline(schema)

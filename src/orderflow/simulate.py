@@ -18,11 +18,13 @@ import random
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 
 from kafka import KafkaProducer
 
+from orderflow.aggregates.lines import line_amount
+from orderflow.aggregates.values import money
 from orderflow.consumers.handlers import ERP, SETUP_KEY, STOREFRONT, TOPIC_OF, placing_customer, topic_for
 from orderflow.settings import Settings
 from orderflow.wire import JSON, MSGPACK, Envelope
@@ -47,12 +49,6 @@ WAREHOUSE = {"user_type": "Back Office User", "user_no": "U-WH-3", "person_name"
              "roles": ["Warehouse"]}
 PRODUCERS = {STOREFRONT: ("storefront-simulator", MSGPACK), ERP: ("erp-simulator", JSON)}
 START = datetime(2026, 11, 2, 8, 0, tzinfo=timezone.utc)
-CENT = Decimal("0.01")
-
-
-def line_amount(quantity: Decimal, unit_price: Decimal, discount_pct: Decimal) -> Decimal:
-    """The manual's rule: quantity × unit price × (1 − discount/100), to 2 decimals."""
-    return (quantity * unit_price * (1 - discount_pct / 100)).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 def order_placed_payload(rng: random.Random, n: int, at: datetime) -> dict[str, Any]:
@@ -228,7 +224,7 @@ class _Story:
         lines = [dict(line) for line in self.lines]
         if self.rng.random() < 0.5:
             first = lines[0]
-            price = (Decimal(first["unit_price"]) * Decimal("1.05")).quantize(CENT, rounding=ROUND_HALF_UP)
+            price = money(Decimal(first["unit_price"]) * Decimal("1.05"))
             lines[0] = {**first, "unit_price": str(price), "line_amount": str(
                 line_amount(Decimal(first["quantity"]), price, Decimal(first["line_discount_pct"])))}
         else:

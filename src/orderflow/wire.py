@@ -19,6 +19,7 @@ import msgpack
 MSGPACK = "application/msgpack"
 JSON = "application/json"
 HEADER_NAMES = ("message_id", "message_type", "schema_version", "content_type", "occurred_at", "producer")
+REQUIRED_HEADERS = ("message_id", "message_type", "schema_version", "occurred_at")
 
 
 class BadEnvelope(ValueError):
@@ -77,7 +78,7 @@ def decode(key: bytes | None, value: bytes | None, headers: list[tuple[str, byte
         found = {name: raw.decode() for name, raw in headers or []}
     except UnicodeDecodeError:
         raise BadEnvelope("a header is not UTF-8") from None
-    missing = [name for name in HEADER_NAMES if name not in found and name not in ("content_type", "producer")]
+    missing = [name for name in REQUIRED_HEADERS if name not in found]
     if missing:
         raise BadEnvelope(f"missing headers: {', '.join(missing)}")
     if not key:

@@ -32,6 +32,11 @@ LINE_FIELDS: dict[str, tuple[type, Any]] = {
 REQUIRED_LINE_FIELDS = ("type", "no", "quantity", "unit_price", "line_amount")
 
 
+def line_amount(quantity: Decimal, unit_price: Decimal, line_discount_pct: Decimal) -> Decimal:
+    """The manual's rule: quantity x unit price x (1 - discount/100), rounded to 2 decimals half up."""
+    return money(quantity * unit_price * (1 - line_discount_pct / HUNDRED))
+
+
 @dataclass(frozen=True)
 class Line:
     """One ordered item or resource; the quantity is in the base unit of measure."""
@@ -51,8 +56,7 @@ class Line:
 
     @property
     def expected_amount(self) -> Decimal:
-        """Quantity x unit price x (1 - discount/100), rounded to 2 decimals half up."""
-        return money(self.quantity * self.unit_price * (1 - self.line_discount_pct / HUNDRED))
+        return line_amount(self.quantity, self.unit_price, self.line_discount_pct)
 
     def problems(self, where: str) -> list[Problem]:
         """The rules a line breaks: positive quantity, discount in 0..100, amounts that add up."""
