@@ -123,21 +123,23 @@ class InboundConsumer:
         """One poll: apply what arrived; return how many records were consumed."""
         batches = self.consumer.poll(timeout_ms=timeout_ms, max_records=self.batch_size)
         for tp in self._assignments.take():
-            self._seek_to_recorded_position(tp)
+            resume_at = self._seek_to_recorded_position(tp)
             batches.pop(tp, None)
             self.assigned_at = time.monotonic()
+            log.info("partition assigned", topic=tp.topic, partition=tp.partition, resume_at=resume_at)
         consumed = 0
         for tp, records in batches.items():
             consumed += self._apply_partition(tp, records)
         return consumed
 
-    def _seek_to_recorded_position(self, tp: TopicPartition) -> None:
+    def _seek_to_recorded_position(self, tp: TopicPartition) -> int | None:
+        """Seek to the offset after the one the database recorded; return it (None: the beginning)."""
         recorded = self.app.position(position_name(tp.topic, tp.partition))
         if recorded is None:
             self.consumer.seek_to_beginning(tp)
-        else:
-            self.consumer.seek(tp, recorded + 1)
-        log.info("partition assigned", topic=tp.topic, partition=tp.partition, resume_at=None if recorded is None else recorded + 1)
+            return None
+        self.consumer.seek(tp, recorded + 1)
+        return recorded + 1
 
     def _apply_partition(self, tp: TopicPartition, records: list[Any]) -> int:
         last = records[-1].offset
@@ -156,8 +158,9 @@ class InboundConsumer:
             # Another consumer recorded some of these first (a rebalance), or a
             # concurrent writer moved an aggregate on: nothing of this batch was
             # recorded. Read the partition again from the recorded position.
-            log.warning("batch conflicted, re-reading", topic=tp.topic, partition=tp.partition, error=str(error))
-            self._seek_to_recorded_position(tp)
+            resume_at = self._seek_to_recorded_position(tp)
+            log.warning("batch conflicted, re-reading", topic=tp.topic, partition=tp.partition,
+                        resume_at=resume_at, error=str(error))
             return 0
         self.consumer.commit_async({tp: OffsetAndMetadata(last + 1, "", -1)})
         log.info(
