@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import structlog
+from kafka.errors import KafkaTimeoutError
 
 from orderflow import logs
 from orderflow.bootstrap import bootstrap, ensure_topics
@@ -57,7 +58,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     settings = Settings.from_env()
     logs.configure(settings.log_format)
-    return args.func(settings, args) or 0
+    try:
+        return args.func(settings, args) or 0
+    except KafkaTimeoutError:
+        print(f"orderflow {args.command}: no Kafka broker answers at {settings.kafka_bootstrap}; "
+              "set ORDERFLOW_KAFKA_BOOTSTRAP (or start a local one with `make services-up`)", file=sys.stderr)
+        return 2
 
 
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
