@@ -1,47 +1,46 @@
-"""The inbound consumer: storefront and ERP topics into the event store, exactly once.
+"""The inbound consumer: the storefront and ERP topics into the event store, exactly once, in event-time order.
 
-Each poll is applied partition by partition; one partition's records become
-one database transaction holding their events, their receipts, the error
-journal entries of the ones that failed, and the partition's new position.
-The position in the database, not Kafka's committed offset, is where a
-consumer resumes: on every assignment it seeks there.
+The two topics are co-partitioned (same key, same partitioner, same number
+of partitions; checked at start) and the group's range assignor gives one
+consumer partition *i* of both. Each poll's records go to the
+:class:`~orderflow.consumers.pipeline.Pipeline`, which merges them by event
+time and records each released batch, with every partition's position, in
+one database transaction. The positions in the database, not Kafka's
+committed offsets, are where a consumer resumes: on every assignment, and
+after a conflict, it starts over from there.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import structlog
-from eventsourcing.application import AggregateNotFoundError
-from eventsourcing.persistence import IntegrityError, Tracking
+from eventsourcing.persistence import IntegrityError
 from kafka import KafkaConsumer, OffsetAndMetadata, TopicPartition
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
 
-from orderflow.aggregates.inbox import ParkedMessages, Receipt
 from orderflow.application import Orders
-from orderflow.contract import Contract, ContractViolation
-from orderflow.consumers.dead_letters import DeadLetterTopic, Rejection, Source
-from orderflow.consumers.parking import Parking
-from orderflow.consumers.handlers import NOT_ABOUT_AN_ORDER, CannotApply, apply
-from orderflow.wire import BadEnvelope, Envelope, decode
+from orderflow.consumers.dead_letters import DeadLetterTopic
+from orderflow.consumers.pipeline import Pipeline, position_name
+from orderflow.contract import Contract
+from orderflow.settings import Topics
 
 log = structlog.get_logger("orderflow.consumer")
 Clock = Callable[[], datetime]
 
+__all__ = ["InboundConsumer", "NotCoPartitioned", "position_name"]
+
+
+class NotCoPartitioned(RuntimeError):
+    """The inbound topics cannot be merged partition by partition; the text says what differs."""
+
 
 def utc_now() -> datetime:
     return datetime.now(timezone.utc)
-
-
-def position_name(topic: str, partition: int) -> str:
-    """The tracking name under which a partition's position is stored."""
-    return f"{topic}:{partition}"
 
 
 def _await_topic_metadata(consumer: KafkaConsumer, topics: tuple[str, ...], timeout: float = 30) -> None:
@@ -57,34 +56,42 @@ def _await_topic_metadata(consumer: KafkaConsumer, topics: tuple[str, ...], time
         time.sleep(0.2)
 
 
-def payload_digest(envelope: Envelope) -> str:
-    """What a message says, independent of its encoding: the same message id must always say it."""
-    canonical = json.dumps([envelope.key, envelope.message_type, envelope.payload], sort_keys=True, default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+def partition_count(consumer: KafkaConsumer, topics: Topics) -> int:
+    """The inbound topics' common number of partitions; :class:`NotCoPartitioned` if they differ."""
+    counts = {topic: len(consumer.partitions_for_topic(topic) or ()) for topic in topics.inbound}
+    if len(set(counts.values())) != 1:
+        described = ", ".join(f"{topic} has {count}" for topic, count in counts.items())
+        raise NotCoPartitioned(
+            f"the inbound topics must have the same number of partitions to be merged by event time: {described}; "
+            "add partitions to the smaller one (kafka-topics --alter --partitions N), and note that keys then move"
+        )
+    return counts[topics.storefront]
 
 
-class _Assignments(ConsumerRebalanceListener):
-    """Notes newly assigned partitions; the poll loop seeks them (never from this callback's thread)."""
+class _Rebalances(ConsumerRebalanceListener):
+    """Notes that the assignment changed; the poll loop starts over (never from this callback's thread)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._pending: set[TopicPartition] = set()
+        self._changed = False
 
     def on_partitions_revoked(self, revoked: Any) -> None:
         log.info("partitions revoked", partitions=sorted(f"{tp.topic}:{tp.partition}" for tp in revoked))
+        with self._lock:
+            self._changed = True
 
     def on_partitions_assigned(self, assigned: Any) -> None:
         with self._lock:
-            self._pending.update(assigned)
+            self._changed = True
 
-    def take(self) -> set[TopicPartition]:
+    def take(self) -> bool:
         with self._lock:
-            pending, self._pending = self._pending, set()
-        return pending
+            changed, self._changed = self._changed, False
+        return changed
 
 
 class InboundConsumer:
-    """Polls the inbound topics and applies their messages through the application's commands."""
+    """Polls the inbound topics and hands their records to the pipeline."""
 
     def __init__(
         self,
@@ -92,27 +99,37 @@ class InboundConsumer:
         contract: Contract,
         consumer: KafkaConsumer,
         dead_letters: DeadLetterTopic,
-        topics: tuple[str, ...],
+        topics: Topics,
         batch_size: int = 500,
+        max_idle: timedelta = timedelta(seconds=2),
+        park_deadline: timedelta = timedelta(hours=1),
         clock: Clock = utc_now,
     ):
         self.app = app
-        self.contract = contract
         self.consumer = consumer
         self.dead_letters = dead_letters
+        self.topics = topics
         self.batch_size = batch_size
-        self.clock = clock
-        self.parking = Parking(app)
+        self.pipeline = Pipeline(app, contract, topics, batch_size, max_idle, park_deadline, clock)
+        self.max_buffered = max(1000, 2 * batch_size)
+        """Records buffered per partition before it is paused (memory stays bounded in a backlog)."""
         self.assigned_at: float | None = None
         """When partitions were last assigned (``time.monotonic()``); None before the first assignment."""
-        self._assignments = _Assignments()
-        _await_topic_metadata(consumer, topics)
-        consumer.subscribe(list(topics), listener=self._assignments)
+        self._more = False
+        self._rebalances = _Rebalances()
+        _await_topic_metadata(consumer, topics.inbound)
+        self.partitions = partition_count(consumer, topics)
+        consumer.subscribe(list(topics.inbound), listener=self._rebalances)
 
     @property
     def is_assigned(self) -> bool:
         """Whether the group has given this consumer partitions yet."""
         return bool(self.consumer.assignment())
+
+    @property
+    def buffered(self) -> int:
+        """Records read but not released yet (waiting for the other topic's partition)."""
+        return len(self.pipeline.merge)
 
     def close(self) -> None:
         """Leave the group; everything applied is already recorded."""
@@ -120,126 +137,75 @@ class InboundConsumer:
         log.info("consumer stopped")
 
     def poll_once(self, timeout_ms: int = 500) -> int:
-        """One poll: apply what arrived; return how many records were consumed."""
-        batches = self.consumer.poll(timeout_ms=timeout_ms, max_records=self.batch_size)
-        for tp in self._assignments.take():
-            resume_at = self._seek_to_recorded_position(tp)
-            batches.pop(tp, None)
-            self.assigned_at = time.monotonic()
-            log.info("partition assigned", topic=tp.topic, partition=tp.partition, resume_at=resume_at)
-        consumed = 0
-        for tp, records in batches.items():
-            consumed += self._apply_partition(tp, records)
-        return consumed
-
-    def _seek_to_recorded_position(self, tp: TopicPartition) -> int | None:
-        """Seek to the offset after the one the database recorded; return it (None: the beginning)."""
-        recorded = self.app.position(position_name(tp.topic, tp.partition))
-        if recorded is None:
-            self.consumer.seek_to_beginning(tp)
-            return None
-        self.consumer.seek(tp, recorded + 1)
-        return recorded + 1
-
-    def _apply_partition(self, tp: TopicPartition, records: list[Any]) -> int:
-        last = records[-1].offset
-        at = self.clock()
-        rejections: list[Rejection] = []
-        try:
-            with self.app.batch(Tracking(position_name(tp.topic, tp.partition), last)):
-                self._prefetch(records)
-                for record in records:
-                    for rejection in self._apply(record):
-                        rejections.append(rejection)
-                        self.app.save(rejection.journal_entry(at))
-                if rejections:
-                    self.dead_letters.publish(rejections, at)
-        except IntegrityError as error:
-            # Another consumer recorded some of these first (a rebalance), or a
-            # concurrent writer moved an aggregate on: nothing of this batch was
-            # recorded. Read the partition again from the recorded position.
-            resume_at = self._seek_to_recorded_position(tp)
-            log.warning("batch conflicted, re-reading", topic=tp.topic, partition=tp.partition,
-                        resume_at=resume_at, error=str(error))
+        """One poll and one transaction; return how many records were read or released."""
+        polled = self.consumer.poll(timeout_ms=0 if self._more else timeout_ms, max_records=self.batch_size)
+        if self._rebalances.take():
+            self.start_over()
             return 0
-        self.consumer.commit_async({tp: OffsetAndMetadata(last + 1, "", -1)})
-        log.info(
-            "batch recorded", topic=tp.topic, partition=tp.partition, first_offset=records[0].offset,
-            last_offset=last, messages=len(records), rejected=len(rejections),
-        )
-        return len(records)
-
-    def _prefetch(self, records: list[Any]) -> None:
-        """Learn in one query which receipts and parking lots of this batch do not exist yet."""
-        ids = []
-        for record in records:
-            headers = dict(record.headers or [])
-            if "message_id" in headers:
-                ids.append(Receipt.create_id(headers["message_id"].decode(errors="replace")))
-            if record.key:
-                ids.append(ParkedMessages.create_id(record.key.decode(errors="replace")))
-        self.app.note_missing(list(dict.fromkeys(ids)))
-
-    def _apply(self, record: Any) -> list[Rejection]:
-        """Apply one record inside the open batch; return the rejections it caused.
-
-        A message its order cannot take yet is parked (see
-        :mod:`orderflow.consumers.parking`); applying one retries what is parked
-        for the same order, any of which may be rejected in turn.
-        """
-        where = {"topic": record.topic, "partition": record.partition, "offset": record.offset}
-        envelope: Envelope | None = None
+        read = 0
+        for tp, records in polled.items():
+            self.pipeline.add(tp, records)
+            read += len(records)
+        self._pause_full_partitions()
         try:
-            envelope = decode(record.key, record.value, list(record.headers or []))
-            self.contract.validate(envelope.message_type, envelope.schema_version, envelope.payload)
-            digest = payload_digest(envelope)
-            if self._seen_before(envelope, digest, where):
-                return []
-            receipt = Receipt(envelope.message_id, envelope.message_type, digest, at=self.clock(), **where)
-            if self.parking.must_wait(envelope):
-                self.parking.park(envelope, record, f"waiting for order {envelope.key} or its earlier messages", self.clock())
-                self.app.save(receipt)
-                return []
-            try:
-                apply(self.app, envelope)
-            except CannotApply as error:
-                if not error.may_resolve or envelope.message_type in NOT_ABOUT_AN_ORDER:
-                    raise
-                self.app.discard_unsaved()
-                self.parking.park(envelope, record, str(error), self.clock())
-                self.app.save(receipt)
-                return []
-            self.app.save(receipt)
-        except (BadEnvelope, ContractViolation, CannotApply) as error:
-            self.app.discard_unsaved()
-            return [self._rejection(Source.of(record), envelope, str(error), type(error).__name__)]
-        except Exception as error:  # noqa: BLE001 - a poison message must never block the partition
-            self.app.discard_unsaved()
-            log.exception("unexpected error applying message", **where)
-            return [self._rejection(Source.of(record), envelope, f"unexpected error: {error!r}", type(error).__name__)]
-        log.info("message applied", order=envelope.key, message_type=envelope.message_type, message_id=envelope.message_id, **where)
-        return self.parking.retry(envelope, self.clock(), self._rejection)
-
-    def _seen_before(self, envelope: Envelope, digest: str, where: dict[str, Any]) -> bool:
-        try:
-            receipt = self.app.load(Receipt.create_id(envelope.message_id))
-        except AggregateNotFoundError:
-            return False
-        if receipt.digest != digest:
-            raise CannotApply(
-                f"message id {envelope.message_id} was already used for a different payload (first seen at {receipt.source})"
-            )
-        log.info("duplicate message ignored", order=envelope.key, message_id=envelope.message_id, first_seen=receipt.source, **where)
-        return True
-
-    @staticmethod
-    def _rejection(source: Source, envelope: Envelope | None, reason: str, error: str) -> Rejection:
-        log.warning(
-            "message rejected", topic=source.topic, partition=source.partition, offset=source.offset,
-            order=envelope.key if envelope else None, reason=reason,
+            step = self.pipeline.step(self._caught_up, time.monotonic(), self._dead_letter)
+        except IntegrityError as error:
+            # Another consumer recorded some of this first (a rebalance), or a concurrent writer moved an
+            # aggregate on: nothing of this transaction was recorded. Start over from the database.
+            log.warning("batch conflicted, re-reading", error=str(error))
+            self.start_over()
+            return read
+        except BaseException:
+            self.start_over()  # nothing of it was recorded: memory must not run ahead of the database
+            raise
+        if step is None:
+            self._more = False
+            return read
+        self._more = step.full
+        # Kafka's committed offsets only inform lag monitoring: the database's positions are the truth.
+        self.consumer.commit_async(
+            {TopicPartition(*tp): OffsetAndMetadata(offset + 1, "", -1) for tp, offset in step.positions.items()}
         )
-        return Rejection(
-            source=source, reason=reason, error=error,
-            message_id=envelope.message_id if envelope else None,
-            message_type=envelope.message_type if envelope else None,
-        )
+        log.info("batch recorded", messages=step.released, rejected=len(step.rejections),
+                 positions={position_name(*tp): offset for tp, offset in step.positions.items()})
+        return read + step.released
+
+    def start_over(self) -> None:
+        """Forget what is buffered; resume every assigned partition at the position the database recorded."""
+        assignment = sorted(self.consumer.assignment())
+        self.partitions = partition_count(self.consumer, self.topics)
+        self._check_pairs(assignment)
+        positions = self.pipeline.assign(assignment, self.partitions)
+        self.consumer.resume(*self.consumer.paused())
+        for tp, recorded in positions.items():
+            if recorded is None:
+                self.consumer.seek_to_beginning(tp)
+            else:
+                self.consumer.seek(tp, recorded + 1)
+            log.info("partition assigned", topic=tp.topic, partition=tp.partition,
+                     resume_at=None if recorded is None else recorded + 1)
+        self._more = False
+        self.assigned_at = time.monotonic()
+
+    def _check_pairs(self, assignment: list[TopicPartition]) -> None:
+        numbers = {topic: {tp.partition for tp in assignment if tp.topic == topic} for topic in self.topics.inbound}
+        if numbers[self.topics.storefront] != numbers[self.topics.erp]:
+            log.error("partitions of the inbound topics assigned apart: the group must use the range assignor",
+                      storefront=sorted(numbers[self.topics.storefront]), erp=sorted(numbers[self.topics.erp]))
+
+    def _caught_up(self, tp: TopicPartition) -> bool:
+        """Whether everything the broker had for ``tp`` at the last fetch has been read."""
+        end = self.consumer.highwater(tp)
+        return end is not None and (self.consumer.position(tp) or 0) >= end
+
+    def _pause_full_partitions(self) -> None:
+        paused = self.consumer.paused()
+        for tp in self.pipeline.merge.partitions:
+            buffered = self.pipeline.merge.buffered(tp)
+            if tp not in paused and buffered >= self.max_buffered:
+                self.consumer.pause(tp)
+            elif tp in paused and buffered < self.max_buffered // 2:
+                self.consumer.resume(tp)
+
+    def _dead_letter(self, rejections: list) -> None:
+        self.dead_letters.publish(rejections, utc_now())

@@ -1,103 +1,111 @@
-"""Out-of-order arrival across the two inbound topics: messages wait, and none is lost.
+"""Messages for an order not seen yet wait in a parking lot, with a deadline in event time.
 
-The storefront and the ERP publish on different topics, so a message can
-overtake the one it follows: an ERP document for an order not placed yet, or a
-shop confirmation ahead of the customer's. Such a message is parked for its
-order, with every later message for the same order from the same topic behind
-it, and retried in arrival order each time a message for that order is applied.
+The storefront's and the ERP's clocks differ, so after the merge by event time
+(:mod:`orderflow.consumers.merge`) an ERP message can still come before the
+``order_placed`` it is about. That is the one thing time can fix, and the only
+reason a message is parked. When the order is placed, its parked messages go
+back into the merge at their own event times; when the stream's event time
+passes a parked message's deadline first, it is rejected ("order ... never
+arrived"). Everything else a message cannot do is rejected at once.
 
-A parked message that still cannot be applied is rejected (dead letter and
-error journal) once nothing can rescue it any more: when a message from the
-*other* topic for the same order, as recent as the parked one or more, has been
-applied. One order's messages keep their order on their topic, so nothing older
-can still come from there.
+Each lot is one aggregate per partition number of the co-partitioned inbound
+topics, kept in memory while this consumer owns that partition.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime
+import heapq
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
 
 import structlog
 from eventsourcing.application import AggregateNotFoundError
 
-from orderflow.aggregates.errors import UnknownOrder
-from orderflow.aggregates.inbox import ParkedMessages
+from orderflow.aggregates.inbox import ParkingLot
 from orderflow.application import Orders
-from orderflow.consumers.dead_letters import Rejection, Source
-from orderflow.consumers.handlers import NOT_ABOUT_AN_ORDER, TOPIC_OF, CannotApply, apply
-from orderflow.wire import Envelope, decode
+from orderflow.consumers.dead_letters import Source
+from orderflow.wire import Envelope, format_time
 
 log = structlog.get_logger("orderflow.parking")
-PLACEMENT = "order_placed"
-Reject = Callable[[Source, Envelope, str, str], Rejection]
 
 
 class Parking:
-    """Decides whether a message must wait, parks it, and retries what waits."""
+    """The parking lots of the partitions this consumer owns."""
 
-    def __init__(self, app: Orders):
+    def __init__(self, app: Orders, storefront_topic: str, deadline: timedelta):
         self.app = app
+        self.storefront_topic = storefront_topic
+        self.deadline = deadline
+        self._lots: dict[int, ParkingLot] = {}
+        self._waiting: dict[str, list[tuple[int, str]]] = {}  # order key -> (lot, message id), in parking order
+        self._deadlines: list[tuple[datetime, int, str]] = []  # heap of (deadline, lot, message id)
 
-    def must_wait(self, envelope: Envelope) -> bool:
-        """A message waits if its order is not placed yet, or earlier ones from its topic still wait."""
-        if envelope.message_type == PLACEMENT or envelope.message_type in NOT_ABOUT_AN_ORDER:
-            return False
-        parked = self._load(envelope.key)
-        topic = TOPIC_OF.get(envelope.message_type)
-        if parked is not None and any(TOPIC_OF.get(m["message_type"]) == topic for m in parked.pending):
-            return True
-        try:
-            self.app.get_order(envelope.key)
-        except UnknownOrder:
-            return True
-        return False
+    def load(self, partitions: Iterable[int], order_exists: Callable[[str], bool]) -> list[Source]:
+        """Start over with the lots of these partitions; return the parked messages whose order exists now.
 
-    def park(self, envelope: Envelope, record: object, reason: str, at: datetime) -> None:
-        """Keep ``envelope`` (and its original record) until its order can take it."""
-        parked = self._load(envelope.key) or ParkedMessages(envelope.key)
-        message = {**Source.of(record).to_dict(), "message_id": envelope.message_id, "message_type": envelope.message_type}
-        parked.park(message, reason=reason, at=at)
-        self.app.save(parked)
-        log.info("message parked", order=envelope.key, message_type=envelope.message_type,
-                 message_id=envelope.message_id, reason=reason, waiting=len(parked.pending))
-
-    def retry(self, applied: Envelope, at: datetime, reject: Reject) -> list[Rejection]:
-        """After ``applied`` changed its order, apply what waits for it, in order; return what was rejected."""
-        parked = self._load(applied.key)
-        if parked is None or not parked.pending:
-            return []
-        rejections, still_waiting = [], set()
-        for message in list(parked.pending):
-            topic = TOPIC_OF.get(message["message_type"])
-            if topic in still_waiting:
-                continue  # keeps its place behind an earlier message of its topic
-            source = Source.from_dict(message)
-            envelope = decode(source.key, source.value, source.headers)
+        Those are due back in the merge: the order was placed by a batch that
+        recorded it, before its parked messages could follow.
+        """
+        self._lots.clear()
+        self._waiting.clear()
+        self._deadlines.clear()
+        due: list[Source] = []
+        for partition in partitions:
             try:
-                apply(self.app, envelope)
-                outcome, detail = "applied", ""
-            except CannotApply as error:
-                self.app.discard_unsaved()
-                if error.may_resolve and not _overtaken(envelope, applied):
-                    still_waiting.add(topic)
-                    continue
-                rejections.append(reject(source, envelope, str(error), type(error).__name__))
-                outcome, detail = "rejected", str(error)
-            parked.release(envelope.message_id, outcome, detail, at)
-            self.app.save(parked)
-            log.info("parked message released", order=applied.key, message_id=envelope.message_id, outcome=outcome)
-        return rejections
+                lot = self.app.repository.get(ParkingLot.create_id(self.storefront_topic, partition))
+            except AggregateNotFoundError:
+                continue
+            self._lots[partition] = lot
+            for message_id, message in lot.pending.items():
+                if order_exists(message["key"]):
+                    due.append(Source.from_dict(message))
+                else:
+                    self._index(partition, message_id, message)
+        return due
 
-    def _load(self, storefront_reference: str) -> ParkedMessages | None:
-        try:
-            return self.app.load(ParkedMessages.create_id(storefront_reference))
-        except AggregateNotFoundError:
-            return None
+    def park(self, record: Source, envelope: Envelope, at: datetime) -> None:
+        """Keep ``envelope``'s record until its order is placed or its deadline passes."""
+        lot = self._lots.get(record.partition)
+        if lot is None:
+            lot = self._lots[record.partition] = ParkingLot(self.storefront_topic, record.partition)
+        message = {**record.to_dict(), "message_id": envelope.message_id, "message_type": envelope.message_type}
+        deadline = envelope.occurred_at + self.deadline
+        reason = f"order {envelope.key} not seen yet; waits until {format_time(deadline)} in event time"
+        lot.park(message, reason=reason, deadline=deadline, at=at)
+        self.app.save(lot)
+        self._index(record.partition, envelope.message_id, lot.pending[envelope.message_id])
+        log.info("message parked", order=envelope.key, message_type=envelope.message_type,
+                 message_id=envelope.message_id, deadline=format_time(deadline))
 
+    def arrived(self, order_key: str) -> list[Source]:
+        """The order was placed: its parked messages, to go back into the merge."""
+        return [Source.from_dict(self._lots[lot].pending[message_id])
+                for lot, message_id in self._waiting.pop(order_key, ())]
 
-def _overtaken(waiting: Envelope, applied: Envelope) -> bool:
-    """Whether the other topic has gone past ``waiting``: nothing older can come from it now."""
-    return TOPIC_OF.get(applied.message_type) != TOPIC_OF.get(waiting.message_type) and (
-        applied.occurred_at >= waiting.occurred_at
-    )
+    def expired(self, stream_time: datetime) -> list[tuple[Source, str]]:
+        """Parked messages whose deadline the stream's event time has passed, each with its reason."""
+        gone = []
+        while self._deadlines and self._deadlines[0][0] < stream_time:
+            deadline, lot, message_id = heapq.heappop(self._deadlines)
+            message = self._lots[lot].pending.get(message_id)
+            waiting = self._waiting.get(message["key"]) if message else None
+            if not waiting or (lot, message_id) not in waiting:
+                continue  # already back in the merge
+            waiting.remove((lot, message_id))
+            if not waiting:
+                del self._waiting[message["key"]]
+            reason = (f"order {message['key']} never arrived: the message waited until {format_time(deadline)} "
+                      "in event time (ORDERFLOW_PARK_DEADLINE_SECONDS after its own time)")
+            gone.append((Source.from_dict(message), reason))
+        return gone
+
+    def settle(self, source: Source, message_id: str, outcome: str, detail: str, at: datetime) -> None:
+        """Record what became of a parked message: ``applied`` or ``rejected``."""
+        lot = self._lots[source.partition]
+        lot.release(message_id, outcome, detail, at)
+        self.app.save(lot)
+        log.info("parked message released", message_id=message_id, outcome=outcome)
+
+    def _index(self, lot: int, message_id: str, message: dict) -> None:
+        self._waiting.setdefault(message["key"], []).append((lot, message_id))
+        heapq.heappush(self._deadlines, (message["deadline"], lot, message_id))

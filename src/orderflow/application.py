@@ -15,9 +15,12 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.persistence import JSONTranscoder, ProcessRecorder, Tracking
+from eventsourcing.popo import POPOFactory
 
+from orderflow.aggregates.inbox import ParkingLot
 from orderflow.aggregates.numbering import WebOrderNumbers
 from orderflow.commands import OrderCommands
+from orderflow.positions import POPOPositionsRecorder
 from orderflow.settings import eventsourcing_env
 from orderflow.transcodings import DateAsISO
 
@@ -26,6 +29,7 @@ class Orders(OrderCommands, Application[UUID]):
     """The order-processing application: one event store for all web orders."""
 
     name = "orderflow"
+    snapshotting_intervals = {ParkingLot: 100}  # noqa: RUF012 - the library reads it from the class
 
     def __init__(self, database_url: str = "memory:", env: dict[str, str] | None = None):
         super().__init__(env={**eventsourcing_env(database_url), **(env or {})})
@@ -37,7 +41,9 @@ class Orders(OrderCommands, Application[UUID]):
         self._missing: set[UUID] = set()
 
     def construct_recorder(self) -> ProcessRecorder:
-        """A process recorder: events and a consumer position in one transaction."""
+        """A process recorder: events and the consumer's positions in one transaction."""
+        if isinstance(self.factory, POPOFactory):
+            return POPOPositionsRecorder()
         return self.factory.process_recorder()
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
@@ -92,19 +98,16 @@ class Orders(OrderCommands, Application[UUID]):
             raise
         return aggregate
 
-    def note_missing(self, aggregate_ids: list[UUID]) -> None:
-        """Find out in one query which of these aggregates do not exist, for the open batch's lookups.
+    def missing(self, aggregate_ids: list[UUID]) -> set[UUID]:
+        """Which of these aggregates do not exist, in one query (none are known missing without a SQL store).
 
-        A consumer batch asks "was this message seen?" for every message; one
-        query per batch instead of one per message. Only the SQL stores can
-        answer it at once; with the in-memory store this does nothing.
+        A consumer asks "was this message seen?" for every message it polls:
+        one query per poll instead of one per message.
         """
-        if self._batch is None or not aggregate_ids:
-            return
         recorder = self.recorder
         datastore = getattr(recorder, "datastore", None)
-        if datastore is None:
-            return
+        if datastore is None or not aggregate_ids:
+            return set()
         if self.factory.__class__.__module__ == "eventsourcing.postgres":
             sql = (
                 f"SELECT DISTINCT originator_id FROM {datastore.schema}.{recorder.events_table_name} "
@@ -119,7 +122,16 @@ class Orders(OrderCommands, Application[UUID]):
             with datastore.transaction(commit=False) as cursor:
                 cursor.execute(sql, [i.hex for i in aggregate_ids])
                 found = {UUID(row["originator_id"]) for row in cursor.fetchall()}
-        self._missing.update(i for i in aggregate_ids if i not in found)
+        return {i for i in aggregate_ids if i not in found}
+
+    def assume_missing(self, aggregate_ids: set[UUID]) -> None:
+        """Let the open batch take these aggregates as not existing, without asking the store.
+
+        Safe when wrong: creating an aggregate that exists after all is a
+        version conflict, and the batch is not recorded.
+        """
+        if self._batch is not None:
+            self._missing.update(aggregate_ids)
 
     def discard_unsaved(self) -> None:
         """Undo what a failed command did to aggregates of the open batch.

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from datetime import timedelta
+
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka.coordinator.assignors.range import RangePartitionAssignor
 from kafka.errors import TopicAlreadyExistsError
 
 from orderflow.application import Orders
@@ -44,6 +47,8 @@ class Engine:
             heartbeat_interval_ms=max(1000, s.session_timeout_ms // 3),
             # Notice topics and partitions created after start within seconds, not minutes.
             metadata_max_age_ms=10_000,
+            # Partition i of both inbound topics to one member: the merge by event time needs both.
+            partition_assignment_strategy=(RangePartitionAssignor,),
         )
         self._closers.append(producer.close)
         return InboundConsumer(
@@ -51,8 +56,10 @@ class Engine:
             contract=self.contract,
             consumer=consumer,
             dead_letters=DeadLetterTopic(producer, s.topics.dead_letters),
-            topics=s.topics.inbound,
+            topics=s.topics,
             batch_size=s.batch_size,
+            max_idle=timedelta(milliseconds=s.max_idle_ms),
+            park_deadline=timedelta(seconds=s.park_deadline_seconds),
         )
 
     def outbound_publisher(self) -> OutboundPublisher:

@@ -15,6 +15,7 @@ from kafka.errors import KafkaTimeoutError
 
 from orderflow import logs
 from orderflow.bootstrap import bootstrap, ensure_topics
+from orderflow.consumers.inbound import NotCoPartitioned
 from orderflow.db import Database
 from orderflow.analyst import format_table
 from orderflow.analyst import register as register_analyst
@@ -64,6 +65,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"orderflow {args.command}: no Kafka broker answers at {settings.kafka_bootstrap}; "
               "set ORDERFLOW_KAFKA_BOOTSTRAP (or start a local one with `make services-up`)", file=sys.stderr)
         return 2
+    except NotCoPartitioned as error:
+        print(f"orderflow {args.command}: {error}", file=sys.stderr)
+        return 2
 
 
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
@@ -93,7 +97,8 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
             # Idle counts from the later of the last record and the last assignment: joining the
             # group can take longer than the idle time, and records before it were not ours yet.
             idle_since = max(last_activity, consumer.assigned_at or now)
-            if args.stop_when_idle is not None and now - idle_since >= args.stop_when_idle and consumer.is_assigned:
+            if (args.stop_when_idle is not None and now - idle_since >= args.stop_when_idle and consumer.is_assigned
+                    and not consumer.buffered):
                 if not any(engine.projections.lag().values()) and not any(outbound.lag().values()):
                     log.info("idle and caught up: stopping")
                     stop.set()

@@ -43,6 +43,8 @@ class Settings:
     topics: Topics = field(default_factory=Topics)
     batch_size: int = 500
     session_timeout_ms: int = 10_000
+    max_idle_ms: int = 2_000
+    park_deadline_seconds: int = 3_600
     order_url_template: str = "https://shop.example/orders/{storefront_reference}"
     schema_dir: Path = REPO_ROOT / "schemas"
     log_format: str = "console"
@@ -65,6 +67,8 @@ class Settings:
             topics=topics,
             batch_size=int(env.get("ORDERFLOW_BATCH_SIZE", d.batch_size)),
             session_timeout_ms=int(env.get("ORDERFLOW_SESSION_TIMEOUT_MS", d.session_timeout_ms)),
+            max_idle_ms=int(env.get("ORDERFLOW_MAX_IDLE_MS", d.max_idle_ms)),
+            park_deadline_seconds=int(env.get("ORDERFLOW_PARK_DEADLINE_SECONDS", d.park_deadline_seconds)),
             order_url_template=env.get("ORDERFLOW_ORDER_URL_TEMPLATE", d.order_url_template),
             schema_dir=Path(env.get("ORDERFLOW_SCHEMA_DIR", d.schema_dir)),
             log_format=env.get("ORDERFLOW_LOG_FORMAT", d.log_format),
@@ -90,11 +94,15 @@ def eventsourcing_env(database_url: str) -> dict[str, str]:
             path = str(Path(path).resolve())
         else:
             path = "file::memory:?mode=memory&cache=shared"
-        return {**common, "PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": path}
+        return {
+            **common, "PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": path,
+            "PROCESS_RECORDER_TOPIC": "orderflow.positions:SQLitePositionsRecorder",
+        }
     if url.scheme in ("postgresql", "postgres"):
         return {
             **common,
             "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "PROCESS_RECORDER_TOPIC": "orderflow.positions:PostgresPositionsRecorder",
             "POSTGRES_DBNAME": unquote(url.path.lstrip("/")) or "postgres",
             "POSTGRES_HOST": url.hostname or "localhost",
             "POSTGRES_PORT": str(url.port or 5432),

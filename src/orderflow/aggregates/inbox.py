@@ -1,8 +1,8 @@
-"""What orderflow did with each inbound message: applied once, or rejected with a reason.
+"""What orderflow did with each inbound message: applied once, parked, or rejected with a reason.
 
-Both aggregates have ids derived from the message, so recording the same
-message twice is a version conflict in the event store: two consumers racing
-over one partition after a rebalance can never both apply it.
+Receipts and rejections have ids derived from the message, so recording the
+same message twice is a version conflict in the event store: two consumers
+racing over one partition after a rebalance can never both apply it.
 """
 
 from __future__ import annotations
@@ -69,39 +69,42 @@ class RejectedMessage(Aggregate):
         self.rejected_at = at
 
 
-class ParkedMessages(Aggregate):
-    """Messages about an order orderflow has not seen placed yet, kept in arrival order.
+class ParkingLot(Aggregate):
+    """The messages of one inbound partition pair that wait for an order not seen yet.
 
-    An ERP message can overtake the storefront's ``order_placed`` or another
-    storefront message it follows (they travel on different topics). It is
-    parked here, and so is every later message for the same order from the
-    same topic, until the order can take it; then each is applied in order, or
-    rejected with its reason. Nothing parked is ever dropped.
+    Only time can make such a message applicable: the two systems' clocks
+    differ, so an ERP message can carry an earlier time than the order it is
+    about. Each waits here until its order is placed (then it is applied in
+    event-time order) or until its deadline, in event time, passes (then it is
+    rejected). There is one lot per partition number of the co-partitioned
+    inbound topics, so the consumer that owns the partitions loads one
+    aggregate, not one per order.
     """
 
     @staticmethod
-    def create_id(storefront_reference: str) -> UUID:
-        return uuid5(NAMESPACE_URL, f"orderflow:parked:{storefront_reference}")
+    def create_id(storefront_topic: str, partition: int) -> UUID:
+        return uuid5(NAMESPACE_URL, f"orderflow:parking-lot:{storefront_topic}:{partition}")
 
     @event("Opened")
-    def __init__(self, storefront_reference: str) -> None:
-        self.storefront_reference = storefront_reference
-        self.pending: list[dict] = []
+    def __init__(self, storefront_topic: str, partition: int) -> None:
+        self.storefront_topic = storefront_topic
+        self.partition = partition
+        self.pending: dict[str, dict] = {}
 
-    def park(self, message: dict, reason: str, at: datetime) -> None:
-        """Keep ``message`` (its source, key, value and headers) until its order arrives."""
-        self._parked(message=message, reason=reason, at=at)
+    def park(self, message: dict, reason: str, deadline: datetime, at: datetime) -> None:
+        """Keep ``message`` (its source record, ``message_id``, ``message_type``, ``key``) until its order arrives."""
+        self._parked(message=message, reason=reason, deadline=deadline, at=at)
 
     @event("Parked")
-    def _parked(self, message: dict, reason: str, at: datetime) -> None:
-        self.pending = [*self.pending, {**message, "reason": reason, "parked_at": at}]
+    def _parked(self, message: dict, reason: str, deadline: datetime, at: datetime) -> None:
+        self.pending[message["message_id"]] = {**message, "reason": reason, "deadline": deadline}
 
     def release(self, message_id: str, outcome: str, detail: str, at: datetime) -> None:
         """A parked message was applied (``outcome`` ``applied``) or rejected."""
-        if all(m["message_id"] != message_id for m in self.pending):
-            raise ValueError(f"{message_id} is not parked for {self.storefront_reference}")
+        if message_id not in self.pending:
+            raise ValueError(f"{message_id} is not parked in lot {self.partition}")
         self._released(message_id=message_id, outcome=outcome, detail=detail, at=at)
 
     @event("Released")
     def _released(self, message_id: str, outcome: str, detail: str, at: datetime) -> None:
-        self.pending = [m for m in self.pending if m["message_id"] != message_id]
+        del self.pending[message_id]

@@ -1,15 +1,16 @@
 """``parked_messages``: messages that arrived before their order, and what became of them.
 
 A row is written when a message is parked and completed when the order
-arrives and the message is applied or rejected; rows with no ``released_at``
-still wait, and the back office can see each one and why.
+arrives and the message is applied, or when its deadline passes and it is
+rejected; rows with no ``released_at`` still wait, and the back office can see
+each one, why, and until when (in event time).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from orderflow.aggregates.inbox import ParkedMessages
+from orderflow.aggregates.inbox import ParkingLot
 from orderflow.db import Cursor, Database
 from orderflow.projections.base import View
 
@@ -26,28 +27,30 @@ class ParkedMessagesView(View):
             f"""CREATE TABLE IF NOT EXISTS {self.table('parked_messages')} (
                 message_id TEXT PRIMARY KEY, storefront_reference TEXT NOT NULL, message_type TEXT NOT NULL,
                 topic TEXT NOT NULL, partition INTEGER NOT NULL, record_offset BIGINT NOT NULL, reason TEXT NOT NULL,
-                parked_at {t} NOT NULL, released_at {t}, outcome TEXT, detail TEXT, position BIGINT NOT NULL)"""
+                deadline {t} NOT NULL, parked_at {t} NOT NULL, released_at {t}, outcome TEXT, detail TEXT, position BIGINT NOT NULL)"""
         )
 
     def apply(self, cursor: Cursor, event: Any, position: int) -> None:
         table = self.table("parked_messages")
-        if isinstance(event, ParkedMessages.Parked):
+        if isinstance(event, ParkingLot.Parked):
             m = event.message
             cursor.execute(
                 f"INSERT INTO {table} (message_id, storefront_reference, message_type, topic, partition, record_offset, "
-                "reason, parked_at, position) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (message_id) DO NOTHING",
+                "reason, deadline, parked_at, position) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (message_id) DO NOTHING",
                 [m["message_id"], m["key"], m["message_type"], m["topic"], m["partition"], m["offset"], event.reason,
-                 self.value(event.at), position],
+                 self.value(event.deadline), self.value(event.at), position],
             )
-        elif isinstance(event, ParkedMessages.Released):
+        elif isinstance(event, ParkingLot.Released):
             cursor.execute(
                 f"UPDATE {table} SET released_at = ?, outcome = ?, detail = ? WHERE message_id = ? AND released_at IS NULL",
                 [self.value(event.at), event.outcome, event.detail, event.message_id],
             )
 
     def waiting(self, db: Database, limit: int = 100) -> list[dict[str, Any]]:
-        """The messages still waiting for their order, oldest first."""
-        columns = ("storefront_reference", "message_type", "message_id", "topic", "partition", "record_offset", "parked_at")
+        """The messages still waiting for their order, oldest first, each with why and until when."""
+        columns = ("storefront_reference", "message_type", "message_id", "topic", "partition", "record_offset",
+                   "reason", "deadline", "parked_at")
         rows = db.query(
             f"SELECT {', '.join(columns)} FROM {self.table('parked_messages')} WHERE released_at IS NULL "
             "ORDER BY position LIMIT ?",

@@ -1,0 +1,289 @@
+"""From polled records to the event store, without Kafka: merge, check, apply or park, record.
+
+:class:`Pipeline` is what the inbound consumer does with the records it
+polls. Records are decoded once as they are buffered; the merge releases
+them in event-time order; each is checked (its topic, its partition, its
+schema), deduplicated, then applied, parked (its order is not seen yet) or
+rejected with its reason. One :meth:`Pipeline.step` is one database
+transaction: the events of the records it released, their receipts, the
+error-journal entries and parking-lot changes, and every partition's new
+position. A crash or a rebalance resumes the merge exactly there.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+import structlog
+from eventsourcing.application import AggregateNotFoundError
+from kafka.partitioner.default import murmur2
+
+from orderflow.aggregates.errors import UnknownOrder
+from orderflow.aggregates.inbox import Receipt
+from orderflow.application import Orders
+from orderflow.consumers.dead_letters import Rejection, Source
+from orderflow.consumers.handlers import ERP, NOT_ABOUT_AN_ORDER, STOREFRONT, TOPIC_OF, CannotApply, apply
+from orderflow.consumers.merge import EventTimeMerge, Incoming, Partition
+from orderflow.consumers.parking import Parking
+from orderflow.contract import Contract, ContractViolation
+from orderflow.positions import Positions
+from orderflow.settings import Topics
+from orderflow.wire import BadEnvelope, Envelope, decode
+
+log = structlog.get_logger("orderflow.consumer")
+PLACEMENT = "order_placed"
+Clock = Callable[[], datetime]
+
+
+def _receipt_id(incoming: Incoming) -> UUID:
+    return Receipt.create_id(incoming.envelope.message_id)
+
+
+class Misrouted(CannotApply):
+    """The record is on a topic or partition its message does not belong on."""
+
+
+def position_name(topic: str, partition: int) -> str:
+    """The tracking name under which a partition's position is stored."""
+    return f"{topic}:{partition}"
+
+
+def partition_for(key: bytes, partitions: int) -> int:
+    """The partition Java's producer and kafka-python give ``key`` (murmur2, as Kafka Streams expects)."""
+    return (murmur2(key) & 0x7FFFFFFF) % partitions
+
+
+def payload_digest(envelope: Envelope) -> str:
+    """What a message says, independent of its encoding: the same message id must always say it."""
+    canonical = json.dumps([envelope.key, envelope.message_type, envelope.payload], sort_keys=True, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Step:
+    """What one transaction recorded."""
+
+    released: int
+    positions: dict[tuple[str, int], int]
+    """The last offset released of each ``(topic, partition)`` that moved."""
+    rejections: list[Rejection]
+    full: bool
+    """True when the step stopped at the batch size: more may be releasable at once."""
+
+
+class Pipeline:
+    """Merge, apply and record the records of the partitions this consumer owns."""
+
+    def __init__(
+        self,
+        app: Orders,
+        contract: Contract,
+        topics: Topics,
+        batch_size: int,
+        max_idle: timedelta,
+        park_deadline: timedelta,
+        clock: Clock,
+    ):
+        if topics.storefront == topics.erp:
+            raise ValueError("the storefront and ERP topics must be two topics (ORDERFLOW_TOPIC_STOREFRONT, ORDERFLOW_TOPIC_ERP)")
+        self.app = app
+        self.contract = contract
+        self.topics = topics
+        self.batch_size = batch_size
+        self.clock = clock
+        self.merge = EventTimeMerge(max_idle.total_seconds())
+        self.parking = Parking(app, topics.storefront, park_deadline)
+        self.partition_count = 0
+        self.stream_time: datetime | None = None
+        """The latest event time released: parked messages' deadlines are measured against it."""
+        self._unseen: set[UUID] = set()
+        """Receipt ids found missing when their records were buffered: no query per message."""
+        self._rank = {topics.storefront: 0, topics.erp: 1}
+        self._kind = {topics.storefront: STOREFRONT, topics.erp: ERP}
+
+    # -- partitions and records in ----------------------------------------------------------------
+
+    def assign(self, partitions: Iterable[Partition], partition_count: int) -> dict[Partition, int | None]:
+        """Start over with these partitions; return each one's recorded position (None: nothing yet)."""
+        partitions = sorted(partitions)
+        self.merge.assign(partitions)
+        self._unseen.clear()
+        self.partition_count = partition_count
+        for source in self.parking.load(sorted({tp.partition for tp in partitions}), self._order_exists):
+            self.merge.requeue(self._incoming(source))
+        return {tp: self.app.position(position_name(tp.topic, tp.partition)) for tp in partitions}
+
+    def add(self, partition: Partition, records: Iterable[Any]) -> None:
+        """Buffer polled records of one partition, decoded once; learn in one query which were never seen."""
+        incoming = [self._incoming(record) for record in records]
+        self._unseen |= self.app.missing(list({_receipt_id(i) for i in incoming if i.envelope is not None}))
+        self.merge.add(partition, incoming)
+
+    def _incoming(self, record: Any) -> Incoming:
+        try:
+            envelope, error = decode(record.key, record.value, list(record.headers or [])), None
+        except BadEnvelope as bad:
+            envelope, error = None, bad
+        return Incoming.of(record, self._rank[record.topic], envelope, error)
+
+    # -- one transaction ----------------------------------------------------------------------------
+
+    def step(
+        self, caught_up: Callable[[Partition], bool], now: float, before_commit: Callable[[list[Rejection]], None]
+    ) -> Step | None:
+        """Release up to a batch of records and record their effects in one transaction; None if none is due.
+
+        ``before_commit`` gets the rejections (to dead-letter them) before the
+        transaction commits; if it raises, nothing is recorded. An
+        ``IntegrityError`` means another consumer recorded some of this first:
+        nothing was recorded, and the caller must start over from the database.
+        """
+        released = self.merge.release(caught_up, now)
+        first = next(released, None)
+        if first is None:
+            return None
+        at = self.clock()
+        positions: dict[tuple[str, int], int] = {}
+        rejections: list[Rejection] = []
+        count = 0
+        with self.app.batch() as batch:
+            self.app.assume_missing(self._unseen)
+            for incoming in self._chain(first, released):
+                rejections += self._expire(incoming, at)
+                rejections += self._apply(incoming, at)
+                if incoming.envelope is not None:
+                    self._unseen.discard(_receipt_id(incoming))
+                if not incoming.requeued:
+                    positions[incoming.record.topic, incoming.record.partition] = incoming.record.offset
+                count += 1
+                if count >= self.batch_size:
+                    break
+            for rejection in rejections:
+                self.app.save(rejection.journal_entry(at))
+            batch.tracking = Positions.of({position_name(*tp): offset for tp, offset in positions.items()})
+            if rejections:
+                before_commit(rejections)
+        return Step(count, positions, rejections, full=count >= self.batch_size)
+
+    @staticmethod
+    def _chain(first: Incoming, rest: Iterator[Incoming]) -> Iterator[Incoming]:
+        yield first
+        yield from rest
+
+    def _expire(self, incoming: Incoming, at: datetime) -> list[Rejection]:
+        """Advance the stream's event time to ``incoming``'s; reject what waited past its deadline."""
+        if incoming.envelope is None or incoming.requeued:
+            return []
+        occurred_at = incoming.envelope.occurred_at
+        if self.stream_time is not None and occurred_at <= self.stream_time:
+            return []
+        self.stream_time = occurred_at
+        rejections = []
+        for source, reason in self.parking.expired(occurred_at):
+            envelope = decode(source.key, source.value, source.headers)
+            self.parking.settle(source, envelope.message_id, "rejected", reason, at)
+            rejections.append(self._rejection(source, envelope, reason, "OrderNeverArrived"))
+        return rejections
+
+    def _apply(self, incoming: Incoming, at: datetime) -> list[Rejection]:
+        """Apply one released record inside the open transaction; return the rejections it caused."""
+        record, envelope = incoming.record, incoming.envelope
+        source = Source.of(record)
+        try:
+            if incoming.error is not None:
+                raise incoming.error
+            assert envelope is not None
+            if incoming.requeued:
+                apply(self.app, envelope)  # checked, deduplicated and receipted when it was parked
+                self.parking.settle(source, envelope.message_id, "applied", "", at)
+            elif not self._take(source, envelope, at):
+                return []
+        except (BadEnvelope, ContractViolation, CannotApply) as error:
+            return self._refuse(incoming, source, str(error), type(error).__name__, at)
+        except Exception as error:  # noqa: BLE001 - a poison message must never block the partition
+            log.exception("unexpected error applying message", topic=source.topic, partition=source.partition,
+                          offset=source.offset)
+            return self._refuse(incoming, source, f"unexpected error: {error!r}", type(error).__name__, at)
+        if envelope.message_type == PLACEMENT:
+            for parked in self.parking.arrived(envelope.key):
+                self.merge.requeue(self._incoming(parked))
+        return []
+
+    def _take(self, source: Source, envelope: Envelope, at: datetime) -> bool:
+        """Check, deduplicate, then apply or park a new record; False if it was a duplicate or parked."""
+        self._check_route(source, envelope)
+        self.contract.validate(envelope.message_type, envelope.schema_version, envelope.payload)
+        digest = payload_digest(envelope)
+        if self._seen_before(envelope, digest, source):
+            return False
+        receipt = Receipt(envelope.message_id, envelope.message_type, digest, at=at,
+                          topic=source.topic, partition=source.partition, offset=source.offset)
+        if self._must_wait(envelope):
+            self.parking.park(source, envelope, at)
+            self.app.save(receipt)
+            return False
+        apply(self.app, envelope)
+        self.app.save(receipt)
+        return True
+
+    def _refuse(self, incoming: Incoming, source: Source, reason: str, error: str, at: datetime) -> list[Rejection]:
+        self.app.discard_unsaved()
+        envelope = incoming.envelope
+        if incoming.requeued and envelope is not None:
+            self.parking.settle(source, envelope.message_id, "rejected", reason, at)
+        return [self._rejection(source, envelope, reason, error)]
+
+    def _check_route(self, source: Source, envelope: Envelope) -> None:
+        """Refuse a message on the wrong topic, or on a partition its key does not hash to."""
+        kind = TOPIC_OF.get(envelope.message_type)
+        if kind is not None and kind != self._kind[source.topic]:
+            home = self.topics.storefront if kind == STOREFRONT else self.topics.erp
+            raise Misrouted(f"{envelope.message_type} belongs on the {kind} topic ({home}), not on {source.topic}")
+        expected = partition_for(source.key or b"", self.partition_count)
+        if source.partition != expected:
+            raise Misrouted(
+                f"key {envelope.key!r} belongs on partition {expected} of {self.partition_count} (murmur2 of the key, "
+                f"as Java and kafka-python producers hash it) but arrived on partition {source.partition}: a librdkafka "
+                "producer (kcat, confluent-kafka) must set partitioner=murmur2_random"
+            )
+
+    def _must_wait(self, envelope: Envelope) -> bool:
+        """Only a message for an order not seen yet waits: time can fix that, and nothing else."""
+        if envelope.message_type == PLACEMENT or envelope.message_type in NOT_ABOUT_AN_ORDER:
+            return False
+        return not self._order_exists(envelope.key)
+
+    def _order_exists(self, key: str) -> bool:
+        try:
+            self.app.get_order(key)
+        except UnknownOrder:
+            return False
+        return True
+
+    def _seen_before(self, envelope: Envelope, digest: str, source: Source) -> bool:
+        try:
+            receipt = self.app.load(Receipt.create_id(envelope.message_id))
+        except AggregateNotFoundError:
+            return False
+        if receipt.digest != digest:
+            raise CannotApply(
+                f"message id {envelope.message_id} was already used for a different payload (first seen at {receipt.source})"
+            )
+        log.debug("duplicate message ignored", order=envelope.key, message_id=envelope.message_id, first_seen=receipt.source)
+        return True
+
+    @staticmethod
+    def _rejection(source: Source, envelope: Envelope | None, reason: str, error: str) -> Rejection:
+        log.warning("message rejected", topic=source.topic, partition=source.partition, offset=source.offset,
+                    order=envelope.key if envelope else None, reason=reason)
+        return Rejection(
+            source=source, reason=reason, error=error,
+            message_id=envelope.message_id if envelope else None,
+            message_type=envelope.message_type if envelope else None,
+        )
