@@ -101,7 +101,8 @@ class InboundConsumer:
         dead_letters: DeadLetterTopic,
         topics: Topics,
         batch_size: int = 500,
-        max_idle: timedelta = timedelta(seconds=2),
+        grace: timedelta = timedelta(milliseconds=20),
+        max_idle: timedelta = timedelta(seconds=30),
         park_deadline: timedelta = timedelta(hours=1),
         clock: Clock = utc_now,
     ):
@@ -110,7 +111,8 @@ class InboundConsumer:
         self.dead_letters = dead_letters
         self.topics = topics
         self.batch_size = batch_size
-        self.pipeline = Pipeline(app, contract, topics, batch_size, max_idle, park_deadline, clock)
+        self.pipeline = Pipeline(app, contract, topics, batch_size, grace, max_idle, park_deadline, clock)
+        self.grace_ms = max(1, int(grace.total_seconds() * 1000))
         self.max_buffered = max(1000, 2 * batch_size)
         """Records buffered per partition before it is paused (memory stays bounded in a backlog)."""
         self.assigned_at: float | None = None
@@ -138,17 +140,22 @@ class InboundConsumer:
 
     def poll_once(self, timeout_ms: int = 500) -> int:
         """One poll and one transaction; return how many records were read or released."""
-        polled = self.consumer.poll(timeout_ms=0 if self._more else timeout_ms, max_records=self.batch_size)
+        if self._more:
+            timeout_ms = 0
+        elif self.buffered:
+            timeout_ms = min(timeout_ms, self.grace_ms)  # what waits for its grace is due soon
+        polled = self.consumer.poll(timeout_ms=timeout_ms, max_records=self.batch_size)
         if self._rebalances.take():
             self.start_over()
             return 0
+        now = time.monotonic()
         read = 0
         for tp, records in polled.items():
-            self.pipeline.add(tp, records)
+            self.pipeline.add(tp, records, now)
             read += len(records)
         self._pause_full_partitions()
         try:
-            step = self.pipeline.step(self._caught_up, time.monotonic(), self._dead_letter)
+            step = self.pipeline.step(self._caught_up, now, self._dead_letter)
         except IntegrityError as error:
             # Another consumer recorded some of this first (a rebalance), or a concurrent writer moved an
             # aggregate on: nothing of this transaction was recorded. Start over from the database.
@@ -175,7 +182,7 @@ class InboundConsumer:
         assignment = sorted(self.consumer.assignment())
         self.partitions = partition_count(self.consumer, self.topics)
         self._check_pairs(assignment)
-        positions = self.pipeline.assign(assignment, self.partitions)
+        positions = self.pipeline.assign(assignment, self.partitions, time.monotonic())
         self.consumer.resume(*self.consumer.paused())
         for tp, recorded in positions.items():
             if recorded is None:

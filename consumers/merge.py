@@ -12,9 +12,11 @@ task (``PartitionGroup``, KIP-353 and KIP-695):
   ``(occurred_at, topic rank, partition, offset)``: the envelope's event
   time, then the storefront before the ERP, then the partition and offset;
 - a record is released only when every partition with an empty buffer is
-  caught up to its end offset (nothing more is there to read), or has been
-  waited for longer than ``max_idle`` seconds (it is behind but nothing
-  arrives: the merge goes on without it rather than stand still).
+  caught up to its end offset (nothing more is there to read) and the record
+  has waited ``grace`` seconds for it (an earlier record published at the
+  same moment may still be on its way), or when a partition behind its end
+  offset has delivered nothing for ``max_idle`` seconds (the merge goes on
+  without it rather than stand still).
 
 Messages that waited for their order (see :mod:`orderflow.consumers.parking`)
 come back through :meth:`EventTimeMerge.requeue` and are released in the
@@ -50,6 +52,8 @@ class Incoming:
     error: BadEnvelope | None = None
     requeued: bool = False
     """True for a parked message coming back: its partition's position is already past it."""
+    arrived: float = 0.0
+    """When it was buffered (``time.monotonic()``)."""
 
     @classmethod
     def of(cls, record: Any, rank: int, envelope: Envelope | None, error: BadEnvelope | None) -> Incoming:
@@ -62,32 +66,39 @@ class Incoming:
 class EventTimeMerge:
     """Buffers per partition; releases records in event-time order (see the module's docstring)."""
 
+    grace: float
+    """Seconds a record waits for a caught-up empty partition, where an earlier record may still be on its way."""
     max_idle: float
+    """Seconds a partition behind its end offset may hold the merge back before it goes on without it."""
     _buffers: dict[Partition, deque[Incoming]] = field(default_factory=dict)
     _requeued: list[tuple[tuple, Incoming]] = field(default_factory=list)
-    _waiting_since: dict[Partition, float] = field(default_factory=dict)
+    _behind_since: dict[Partition, float] = field(default_factory=dict)
     _gone_idle: set[Partition] = field(default_factory=set)
 
     def assign(self, partitions: Iterable[Partition]) -> None:
         """Start over with these partitions and nothing buffered."""
         self._buffers = {tp: deque() for tp in partitions}
         self._requeued.clear()
-        self._waiting_since.clear()
+        self._behind_since.clear()
         self._gone_idle.clear()
 
     @property
     def partitions(self) -> list[Partition]:
         return list(self._buffers)
 
-    def add(self, partition: Partition, incoming: Iterable[Incoming]) -> None:
-        """Buffer records of ``partition``, in the offset order they were read."""
-        self._buffers[partition].extend(incoming)
-        self._waiting_since.pop(partition, None)
+    def add(self, partition: Partition, incoming: Iterable[Incoming], now: float) -> None:
+        """Buffer records of ``partition``, in the offset order they were read, at ``now``."""
+        buffer = self._buffers[partition]
+        for each in incoming:
+            each.arrived = now
+            buffer.append(each)
+        self._behind_since.pop(partition, None)
         self._gone_idle.discard(partition)
 
-    def requeue(self, incoming: Incoming) -> None:
+    def requeue(self, incoming: Incoming, now: float) -> None:
         """Release ``incoming`` again, at its event time, among the records still to come."""
         incoming.requeued = True
+        incoming.arrived = now
         heapq.heappush(self._requeued, (incoming.sort_key, incoming))
 
     def buffered(self, partition: Partition) -> int:
@@ -103,18 +114,19 @@ class EventTimeMerge:
         to its end offset. Records requeued while iterating are taken into
         account for the next one.
         """
-        holding = {tp for tp, buffer in self._buffers.items() if not buffer and self._holds_back(tp, caught_up, now)}
-        while not holding:
-            source = self._earliest()
-            if source is None:
-                return
+        empty = {tp: caught_up(tp) for tp, buffer in self._buffers.items() if not buffer}
+        while (source := self._earliest()) is not None:
             if source is self._requeued:
+                if self._held(self._requeued[0][1], empty, now):
+                    return
                 yield heapq.heappop(self._requeued)[1]
                 continue
             buffer = self._buffers[source]
+            if self._held(buffer[0], empty, now):
+                return
             incoming = buffer.popleft()
-            if not buffer and self._holds_back(source, caught_up, now):
-                holding.add(source)
+            if not buffer:
+                empty[source] = caught_up(source)
             yield incoming
 
     def _earliest(self) -> Any:
@@ -127,16 +139,24 @@ class EventTimeMerge:
             return self._requeued
         return best
 
-    def _holds_back(self, partition: Partition, caught_up: Callable[[Partition], bool], now: float) -> bool:
-        """Whether an empty partition must still be waited for."""
-        if caught_up(partition):
-            self._waiting_since.pop(partition, None)
-            return False
-        since = self._waiting_since.setdefault(partition, now)
+    def _held(self, head: Incoming, empty: dict[Partition, bool], now: float) -> bool:
+        """Whether an empty partition may still deliver something that comes before ``head``."""
+        for partition, is_caught_up in empty.items():
+            if is_caught_up:
+                self._behind_since.pop(partition, None)
+                if now - head.arrived < self.grace:
+                    return True
+            elif not self._given_up_on(partition, now):
+                return True
+        return False
+
+    def _given_up_on(self, partition: Partition, now: float) -> bool:
+        """Whether a partition behind its end offset has held the merge back for longer than ``max_idle``."""
+        since = self._behind_since.setdefault(partition, now)
         if now - since < self.max_idle:
-            return True
+            return False
         if partition not in self._gone_idle:
             self._gone_idle.add(partition)
-            log.warning("partition idle past the bound; merging without it", partition=str(partition),
-                        waited_seconds=round(now - since, 3))
-        return False
+            log.warning("partition behind its end offset delivers nothing; merging without it",
+                        partition=str(partition), waited_seconds=round(now - since, 3))
+        return True

@@ -86,6 +86,7 @@ class Pipeline:
         contract: Contract,
         topics: Topics,
         batch_size: int,
+        grace: timedelta,
         max_idle: timedelta,
         park_deadline: timedelta,
         clock: Clock,
@@ -97,9 +98,10 @@ class Pipeline:
         self.topics = topics
         self.batch_size = batch_size
         self.clock = clock
-        self.merge = EventTimeMerge(max_idle.total_seconds())
+        self.merge = EventTimeMerge(grace.total_seconds(), max_idle.total_seconds())
         self.parking = Parking(app, topics.storefront, park_deadline)
         self.partition_count = 0
+        self._now = 0.0
         self.stream_time: datetime | None = None
         """The latest event time released: parked messages' deadlines are measured against it."""
         self._unseen: set[UUID] = set()
@@ -109,21 +111,22 @@ class Pipeline:
 
     # -- partitions and records in ----------------------------------------------------------------
 
-    def assign(self, partitions: Iterable[Partition], partition_count: int) -> dict[Partition, int | None]:
+    def assign(self, partitions: Iterable[Partition], partition_count: int, now: float) -> dict[Partition, int | None]:
         """Start over with these partitions; return each one's recorded position (None: nothing yet)."""
         partitions = sorted(partitions)
         self.merge.assign(partitions)
         self._unseen.clear()
+        self._now = now
         self.partition_count = partition_count
         for source in self.parking.load(sorted({tp.partition for tp in partitions}), self._order_exists):
-            self.merge.requeue(self._incoming(source))
+            self.merge.requeue(self._incoming(source), now)
         return {tp: self.app.position(position_name(tp.topic, tp.partition)) for tp in partitions}
 
-    def add(self, partition: Partition, records: Iterable[Any]) -> None:
-        """Buffer polled records of one partition, decoded once; learn in one query which were never seen."""
+    def add(self, partition: Partition, records: Iterable[Any], now: float) -> None:
+        """Buffer polled records of one partition at ``now``, decoded once; learn in one query which were never seen."""
         incoming = [self._incoming(record) for record in records]
         self._unseen |= self.app.missing(list({_receipt_id(i) for i in incoming if i.envelope is not None}))
-        self.merge.add(partition, incoming)
+        self.merge.add(partition, incoming, now)
 
     def _incoming(self, record: Any) -> Incoming:
         try:
@@ -144,6 +147,7 @@ class Pipeline:
         ``IntegrityError`` means another consumer recorded some of this first:
         nothing was recorded, and the caller must start over from the database.
         """
+        self._now = now
         released = self.merge.release(caught_up, now)
         first = next(released, None)
         if first is None:
@@ -212,7 +216,7 @@ class Pipeline:
             return self._refuse(incoming, source, f"unexpected error: {error!r}", type(error).__name__, at)
         if envelope.message_type == PLACEMENT:
             for parked in self.parking.arrived(envelope.key):
-                self.merge.requeue(self._incoming(parked))
+                self.merge.requeue(self._incoming(parked), self._now)
         return []
 
     def _take(self, source: Source, envelope: Envelope, at: datetime) -> bool:

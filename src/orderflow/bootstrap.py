@@ -58,6 +58,7 @@ class Engine:
             dead_letters=DeadLetterTopic(producer, s.topics.dead_letters),
             topics=s.topics,
             batch_size=s.batch_size,
+            grace=timedelta(milliseconds=s.merge_grace_ms),
             max_idle=timedelta(milliseconds=s.max_idle_ms),
             park_deadline=timedelta(seconds=s.park_deadline_seconds),
         )

@@ -43,7 +43,8 @@ class Settings:
     topics: Topics = field(default_factory=Topics)
     batch_size: int = 500
     session_timeout_ms: int = 10_000
-    max_idle_ms: int = 2_000
+    merge_grace_ms: int = 20
+    max_idle_ms: int = 30_000
     park_deadline_seconds: int = 3_600
     order_url_template: str = "https://shop.example/orders/{storefront_reference}"
     schema_dir: Path = REPO_ROOT / "schemas"
@@ -67,6 +68,7 @@ class Settings:
             topics=topics,
             batch_size=int(env.get("ORDERFLOW_BATCH_SIZE", d.batch_size)),
             session_timeout_ms=int(env.get("ORDERFLOW_SESSION_TIMEOUT_MS", d.session_timeout_ms)),
+            merge_grace_ms=int(env.get("ORDERFLOW_MERGE_GRACE_MS", d.merge_grace_ms)),
             max_idle_ms=int(env.get("ORDERFLOW_MAX_IDLE_MS", d.max_idle_ms)),
             park_deadline_seconds=int(env.get("ORDERFLOW_PARK_DEADLINE_SECONDS", d.park_deadline_seconds)),
             order_url_template=env.get("ORDERFLOW_ORDER_URL_TEMPLATE", d.order_url_template),

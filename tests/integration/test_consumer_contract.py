@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-import pytest
+from dataclasses import replace
 
-from orderflow.aggregates.inbox import ParkedMessages
-from tests.integration.engine import consume_until, isolated_settings, publish, start_engine
+import pytest
+from kafka import KafkaAdminClient
+
+from orderflow.aggregates.inbox import ParkingLot
+from orderflow.consumers.inbound import NotCoPartitioned
+from orderflow.consumers.pipeline import partition_for
+from tests.integration.engine import consume_until, isolated_settings, publish, read_topic, start_engine
 from tests.messages import KEY, envelope
 
 
@@ -16,11 +21,14 @@ def settings(database_url, kafka_broker):
     return settings
 
 
-def parked(engine):
+def parked(engine) -> list[str]:
+    """The message types parked in the event store, as the consumer keeps them."""
+    lot_id = ParkingLot.create_id(engine.settings.topics.storefront, partition_for(KEY.encode(), 4))
     try:
-        return engine.app.repository.get(ParkedMessages.create_id(KEY)).pending
-    except Exception:  # noqa: BLE001 - not parked yet
-        return None
+        lot = engine.app.repository.get(lot_id)
+    except Exception:  # noqa: BLE001 - nothing parked yet
+        return []
+    return [m["message_type"] for m in lot.pending.values()]
 
 
 def waiting(engine):
@@ -30,15 +38,30 @@ def waiting(engine):
     return view.waiting(engine.db)
 
 
-def test_an_erp_message_that_overtakes_its_order_is_parked_and_applied_when_the_order_arrives(settings):
+def rejected(engine):
+    engine.projections.catch_up()
+    [view] = [v for v in engine.projections.views if v.name == "error_journal"]
+    return view.recent(engine.db)
+
+
+def has_order(engine):
+    try:
+        engine.app.get_order(KEY)
+    except Exception:  # noqa: BLE001 - not placed yet
+        return False
+    return True
+
+
+def test_erp_messages_for_an_order_not_seen_yet_are_parked_with_a_reason_and_a_deadline_then_applied(settings):
     engine = start_engine(settings)
     consumer = engine.inbound_consumer()
     try:
         publish(settings.kafka_bootstrap, settings.topics.erp,
                 [envelope("sales_document_created", 1), envelope("quote_made_into_order", 2)])
-        consume_until(consumer, lambda: parked(engine) is not None and len(parked(engine)) == 2)
-        assert [m["message_type"] for m in parked(engine)] == ["sales_document_created", "quote_made_into_order"]
-        assert [r["message_type"] for r in waiting(engine)] == ["sales_document_created", "quote_made_into_order"]
+        consume_until(consumer, lambda: len(parked(engine)) == 2)
+        rows = waiting(engine)
+        assert [r["message_type"] for r in rows] == ["sales_document_created", "quote_made_into_order"]
+        assert all(f"order {KEY} not seen yet" in r["reason"] and r["deadline"] for r in rows)
 
         publish(settings.kafka_bootstrap, settings.topics.storefront, [envelope("order_placed", 0)])
         consume_until(consumer, lambda: parked(engine) == [])
@@ -51,55 +74,89 @@ def test_an_erp_message_that_overtakes_its_order_is_parked_and_applied_when_the_
         engine.close()
 
 
-def test_a_parked_message_waits_while_the_other_topic_may_still_rescue_it_then_is_dead_lettered(settings):
+def test_a_shipment_before_its_release_is_rejected_at_once_and_the_orders_next_message_applies(settings):
+    publish(settings.kafka_bootstrap, settings.topics.storefront, [envelope("order_placed", 0)])
+    publish(settings.kafka_bootstrap, settings.topics.erp, [envelope("shipment_posted", 5)])
+    publish(settings.kafka_bootstrap, settings.topics.storefront, [envelope("customer_comment", 6)])
     engine = start_engine(settings)
     consumer = engine.inbound_consumer()
     try:
-        # A shipment before any release is illegal, unless something older from the storefront is still on its way.
-        publish(settings.kafka_bootstrap, settings.topics.erp, [envelope("shipment_posted", 5)])
-        publish(settings.kafka_bootstrap, settings.topics.storefront, [envelope("order_placed", 0)])
-        consume_until(consumer, lambda: has_order(engine) and parked(engine) is not None and len(parked(engine)) == 1)
-        for _ in range(3):
-            consumer.poll_once(timeout_ms=200)
-        assert [m["message_type"] for m in parked(engine)] == ["shipment_posted"]
-        # A newer storefront message: nothing older can come from there any more, so the shipment is rejected.
-        publish(settings.kafka_bootstrap, settings.topics.storefront, [envelope("customer_comment", 6)])
-        consume_until(consumer, lambda: parked(engine) == [])
-        engine.projections.catch_up()
-        [view] = [v for v in engine.projections.views if v.name == "error_journal"]
-        [rejected] = view.recent(engine.db)
-        assert rejected["message_type"] == "shipment_posted"
-        assert "IllegalTransition" in rejected["reason"] or "NotLinked" in rejected["reason"]
-        assert len(engine.app.get_order(KEY).comments) == 1
+        consume_until(consumer, lambda: has_order(engine) and len(engine.app.get_order(KEY).comments) == 1)
+        [row] = rejected(engine)
+        assert row["message_type"] == "shipment_posted"
+        assert parked(engine) == []
+        [dead] = read_topic(settings.kafka_bootstrap, settings.topics.dead_letters, expected=1)
+        assert dict(dead.headers)["dlq_reason"].decode() == row["reason"]
     finally:
         consumer.close()
         engine.close()
 
 
-def test_a_shop_confirmation_that_overtakes_the_customers_waits_for_it(settings):
+def test_a_shop_confirmation_published_before_the_customers_earlier_one_is_applied_after_it(settings):
+    # The ERP's backlog is there first; the storefront's messages happened earlier.
+    publish(settings.kafka_bootstrap, settings.topics.erp, [envelope("order_taking_configured", 0),
+                                                            envelope("order_confirmed_by_shop", 3)])
+    publish(settings.kafka_bootstrap, settings.topics.storefront, [envelope("order_placed", 1),
+                                                                   envelope("customer_confirmation", 2)])
     engine = start_engine(settings)
     consumer = engine.inbound_consumer()
     try:
-        publish(settings.kafka_bootstrap, settings.topics.erp, [envelope("order_taking_configured", 0)])
-        consume_until(consumer, lambda: engine.app.get_setup().version > 1)
-        publish(settings.kafka_bootstrap, settings.topics.storefront, [envelope("order_placed", 1)])
-        consume_until(consumer, lambda: has_order(engine))
-        publish(settings.kafka_bootstrap, settings.topics.erp, [envelope("order_confirmed_by_shop", 3)])
-        consume_until(consumer, lambda: parked(engine) is not None and len(parked(engine)) == 1)
-        publish(settings.kafka_bootstrap, settings.topics.storefront, [envelope("customer_confirmation", 2)])
-        consume_until(consumer, lambda: parked(engine) == [])
-        assert str(engine.app.get_order(KEY).confirmation) == "Confirmed"
+        consume_until(consumer, lambda: has_order(engine) and str(engine.app.get_order(KEY).confirmation) == "Confirmed")
+        assert rejected(engine) == []
     finally:
         consumer.close()
         engine.close()
 
 
-def has_order(engine):
+def test_a_parked_message_past_its_deadline_is_rejected_as_never_arrived(settings):
+    settings = replace(settings, park_deadline_seconds=600)
+    engine = start_engine(settings)
+    consumer = engine.inbound_consumer()
     try:
-        engine.app.get_order(KEY)
-    except Exception:  # noqa: BLE001 - not placed yet
-        return False
-    return True
+        publish(settings.kafka_bootstrap, settings.topics.erp, [envelope("sales_document_created", 1)])
+        consume_until(consumer, lambda: parked(engine) == ["sales_document_created"])
+        # Another order, eleven minutes of event time later: the parked message's ten minutes are over.
+        publish(settings.kafka_bootstrap, settings.topics.storefront, [envelope("order_placed", 12, key="SF-OTHER")])
+        consume_until(consumer, lambda: parked(engine) == [])
+        [row] = rejected(engine)
+        assert row["message_type"] == "sales_document_created"
+        assert f"order {KEY} never arrived" in row["reason"]
+    finally:
+        consumer.close()
+        engine.close()
+
+
+def test_parked_messages_survive_a_crash_and_apply_when_their_order_arrives(settings):
+    engine = start_engine(settings)
+    consumer = engine.inbound_consumer()
+    publish(settings.kafka_bootstrap, settings.topics.erp, [envelope("sales_document_created", 1)])
+    consume_until(consumer, lambda: parked(engine) == ["sales_document_created"])
+    consumer.consumer.close(autocommit=False)  # gone without a word: only the database remembers
+    engine.close()
+
+    publish(settings.kafka_bootstrap, settings.topics.storefront, [envelope("order_placed", 0)])
+    engine = start_engine(settings)
+    consumer = engine.inbound_consumer()
+    try:
+        consume_until(consumer, lambda: has_order(engine) and engine.app.get_order(KEY).sales_document is not None)
+        assert parked(engine) == []
+        assert rejected(engine) == []
+    finally:
+        consumer.close()
+        engine.close()
+
+
+def test_an_order_placed_on_the_erp_topic_is_dead_lettered_naming_the_topic_it_belongs_on(settings):
+    publish(settings.kafka_bootstrap, settings.topics.erp, [envelope("order_placed", 0)])
+    engine = start_engine(settings)
+    consumer = engine.inbound_consumer()
+    try:
+        consume_until(consumer, lambda: bool(rejected(engine)))
+        [row] = rejected(engine)
+        assert f"belongs on the storefront topic ({settings.topics.storefront})" in row["reason"]
+    finally:
+        consumer.close()
+        engine.close()
 
 
 def test_a_setup_message_is_applied_at_once_not_parked_as_if_it_waited_for_an_order(settings):
@@ -111,4 +168,19 @@ def test_a_setup_message_is_applied_at_once_not_parked_as_if_it_waited_for_an_or
         assert waiting(engine) == []
     finally:
         consumer.close()
+        engine.close()
+
+
+def test_inbound_topics_with_different_partition_counts_are_refused_saying_what_differs(database_url, kafka_broker):
+    settings = isolated_settings(database_url, kafka_broker.bootstrap_servers)
+    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    try:
+        admin.create_topics({settings.topics.erp: {"num_partitions": 3, "replication_factor": 1}}, wait_for_metadata=True)
+    finally:
+        admin.close()
+    engine = start_engine(settings)
+    try:
+        with pytest.raises(NotCoPartitioned, match=f"{settings.topics.storefront} has 4, {settings.topics.erp} has 3"):
+            engine.inbound_consumer()
+    finally:
         engine.close()

@@ -54,21 +54,21 @@ class Harness:
     def __init__(self, app: Orders, log: dict[TopicPartition, list[Source]], batch_size: int = 500,
                  park_deadline: timedelta = timedelta(hours=1), partitions: int = PARTITIONS):
         self.app, self.log, self.partitions = app, log, partitions
-        self.pipeline = Pipeline(app, CONTRACT, TOPICS, batch_size, timedelta(seconds=3600), park_deadline,
-                                 clock=lambda: MESSAGES[0].occurred_at)
+        self.pipeline = Pipeline(app, CONTRACT, TOPICS, batch_size, grace=timedelta(0), max_idle=timedelta(hours=1),
+                                 park_deadline=park_deadline, clock=lambda: MESSAGES[0].occurred_at)
         self.rejections: list[Rejection] = []
         self.start()
 
     def start(self) -> None:
         """(Re)assign every partition; read on from the positions the database recorded."""
         every = [TopicPartition(t, p) for t in TOPICS.inbound for p in range(self.partitions)]
-        recorded = self.pipeline.assign(every, self.partitions)
+        recorded = self.pipeline.assign(every, self.partitions, now=0.0)
         self.read = {tp: 0 if recorded[tp] is None else recorded[tp] + 1 for tp in every}
 
     def deliver(self, tp: TopicPartition, count: int) -> None:
         records = self.log.get(tp, [])[self.read[tp]:self.read[tp] + count]
         self.read[tp] += len(records)
-        self.pipeline.add(tp, records)
+        self.pipeline.add(tp, records, now=0.0)
 
     def caught_up(self, tp: TopicPartition) -> bool:
         return self.read[tp] >= len(self.log.get(tp, []))
