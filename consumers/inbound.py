@@ -21,6 +21,7 @@ from typing import Any
 import structlog
 from eventsourcing.persistence import IntegrityError
 from kafka import KafkaConsumer, OffsetAndMetadata, TopicPartition
+from kafka.errors import KafkaError
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
 
 from orderflow.application import Orders
@@ -118,6 +119,7 @@ class InboundConsumer:
         self.assigned_at: float | None = None
         """When partitions were last assigned (``time.monotonic()``); None before the first assignment."""
         self._more = False
+        self._ends: dict[TopicPartition, tuple[int, float]] = {}
         self._rebalances = _Rebalances()
         _await_topic_metadata(consumer, topics.inbound)
         self.partitions = partition_count(consumer, topics)
@@ -201,9 +203,29 @@ class InboundConsumer:
                       storefront=sorted(numbers[self.topics.storefront]), erp=sorted(numbers[self.topics.erp]))
 
     def _caught_up(self, tp: TopicPartition) -> bool:
-        """Whether everything the broker had for ``tp`` at the last fetch has been read."""
+        """Whether everything the broker had for ``tp`` at the last fetch (or look-up) has been read."""
         end = self.consumer.highwater(tp)
-        return end is not None and (self.consumer.position(tp) or 0) >= end
+        if end is None:
+            end = self._looked_up_end(tp)
+        position = self.consumer.position(tp)
+        return end is not None and position is not None and position >= end
+
+    def _looked_up_end(self, tp: TopicPartition) -> int | None:
+        """The end offset from the broker, for a partition no fetch response told about yet.
+
+        kafka-python learns an end offset from fetch responses only, and an
+        incremental fetch session leaves out partitions where nothing changed:
+        an empty partition may never be told about. Asked at most once a second.
+        """
+        looked_up = self._ends.get(tp)
+        if looked_up is None or time.monotonic() - looked_up[1] > 1.0:
+            try:
+                end = self.consumer.end_offsets([tp], timeout_ms=5_000)[tp]
+            except KafkaError as error:
+                log.warning("end offset look-up failed", partition=str(tp), error=str(error))
+                return None
+            looked_up = self._ends[tp] = (end, time.monotonic())
+        return looked_up[0]
 
     def _pause_full_partitions(self) -> None:
         paused = self.consumer.paused()

@@ -141,14 +141,14 @@ class EventTimeMerge:
 
     def _held(self, head: Incoming, empty: dict[Partition, bool], now: float) -> bool:
         """Whether an empty partition may still deliver something that comes before ``head``."""
+        held = False
         for partition, is_caught_up in empty.items():
             if is_caught_up:
                 self._behind_since.pop(partition, None)
-                if now - head.arrived < self.grace:
-                    return True
+                held = held or now - head.arrived < self.grace
             elif not self._given_up_on(partition, now):
-                return True
-        return False
+                held = True  # and go on: every partition behind starts its idle clock now
+        return held
 
     def _given_up_on(self, partition: Partition, now: float) -> bool:
         """Whether a partition behind its end offset has held the merge back for longer than ``max_idle``."""
