@@ -62,14 +62,73 @@ Every message, whatever its type:
   Workflow Status, Set Approval by Hand, Approve Quote for Conversion: Admin,
   Sales Manager). `person_name` and `company` are shown in the event log.
 
-A message that breaks its schema, names an unknown order, or asks for a
-transition the order does not allow (e.g. a shipment before the release) is not
-applied: it goes to the dead-letter topic with its reason, and the engine goes on.
+## In what order orderflow applies messages
 
-Setup first: order terms are copied into an order when it is placed, so publish
-`order_taking_configured` before the orders it should govern. Kafka orders
-messages only within a partition; a setup message and an order placed at about
-the same time may be applied in either order.
+The storefront and the ERP publish on two topics, and a consumer reads them at
+whatever pace the broker delivers. So that the result never depends on that
+pace (a backlog after an outage, a replay, a new consumer group, paced
+traffic: all give every order the same history), orderflow applies messages in
+**event-time order**:
+
+- The two topics are **co-partitioned**: same key (the storefront's order
+  reference), same partitioner (murmur2, see below), same number of
+  partitions. `orderflow run` checks the partition counts at start and refuses
+  to run, saying what differs. One process owns partition *i* of both topics
+  (the group uses the range assignor).
+- A process merges the partitions it owns by the `occurred_at` header; on a
+  tie, the storefront's message goes first, then the lower partition and
+  offset. One partition's own order is never changed.
+- A message is applied only when every partition with nothing buffered is
+  either caught up to its end offset, in which case the message waits
+  `ORDERFLOW_MERGE_GRACE_MS` (default 20 ms) for a message published at the
+  same moment to arrive, or has been behind without delivering for
+  `ORDERFLOW_MAX_IDLE_MS` (default 30,000 ms; the merge then goes on without it
+  and logs a warning). This is Kafka Streams' rule for the inputs of one task
+  (`max.task.idle.ms`, KIP-353, KIP-695).
+- Both topics' positions are recorded in the database transaction of the
+  effects, so a crash or a rebalance resumes the merge exactly where it stood.
+
+**What is parked.** Only a message for an order not placed yet: the two
+systems' clocks differ, so an ERP message can carry an earlier time than the
+order it is about. It waits (`orderflow parked` shows each one with its reason
+and deadline) until its order is placed, then is applied in event-time order
+among the messages still to come. Its deadline is its own `occurred_at` plus
+`ORDERFLOW_PARK_DEADLINE_SECONDS` (default 3,600), measured in event time: once
+a later message of the stream is past it, the parked message is rejected with
+the reason "order ... never arrived". A parked message never holds back
+another order, nor the same order's messages after its order is placed.
+
+**What is rejected at once**, to the dead-letter topic (the original record
+plus `dlq_*` headers with the reason) and the error journal (`orderflow
+errors`), while the engine goes on: bytes that are not an envelope, a schema
+violation, an unknown type, a message on the wrong topic (an `order_placed` on
+the ERP topic is refused naming the storefront topic), a record on a partition
+its key does not hash to, a message id reused for another payload, and a
+message the order cannot take in its state (a shipment before the release, a
+quote made into an order after it expired, an approval nobody asked for).
+
+**Clock skew tolerated.** Between the two systems: up to the park deadline for
+messages about an order not placed yet (they wait for it); for everything
+else, less than the time between an action on one side and the other side's
+reaction to it (the ERP's shop confirmation is applied after the customer's
+confirmation only if its `occurred_at` is later). A reaction stamped before
+its cause is rejected with the reason the order gives.
+
+**Setup first.** An order takes the order-taking setup in force when it is
+applied; publish `order_taking_configured` before the orders it should
+govern. One process applies its partitions' setup and orders in event-time
+order; with several processes, the setup's partition may belong to another, so
+an order placed within moments of a setup change may be taken under the
+previous one.
+
+**Partitioners.** Java's producer (`partitioner.class` left at its default),
+kafka-python (its default partitioner) and kafkajs (its default partitioner)
+hash keys with murmur2 and need no setting. librdkafka clients (kcat,
+confluent-kafka, most non-Java clients) default to `consistent_random`
+(CRC32) and must set `partitioner=murmur2_random`: `kcat -P -X
+partitioner=murmur2_random ...`, or `Producer({{"partitioner":
+"murmur2_random", ...}})` in confluent-kafka. A record on another partition
+than its key's murmur2 partition is rejected with that advice.
 """
 
 PRODUCERS = """## Publishing from another language
