@@ -120,6 +120,8 @@ class InboundConsumer:
         """When partitions were last assigned (``time.monotonic()``); None before the first assignment."""
         self._more = False
         self._ends: dict[TopicPartition, tuple[int, float]] = {}
+        self._next: dict[TopicPartition, int] = {}
+        """The offset of the next record to read from each partition (no network call to know it)."""
         self._rebalances = _Rebalances()
         _await_topic_metadata(consumer, topics.inbound)
         self.partitions = partition_count(consumer, topics)
@@ -154,6 +156,7 @@ class InboundConsumer:
         read = 0
         for tp, records in polled.items():
             self.pipeline.add(tp, records, now)
+            self._next[tp] = records[-1].offset + 1
             read += len(records)
         self._pause_full_partitions()
         try:
@@ -186,13 +189,13 @@ class InboundConsumer:
         self._check_pairs(assignment)
         positions = self.pipeline.assign(assignment, self.partitions, time.monotonic())
         self.consumer.resume(*self.consumer.paused())
+        fresh = [tp for tp, recorded in positions.items() if recorded is None]
+        beginnings = self.consumer.beginning_offsets(fresh) if fresh else {}
+        self._next = {}
         for tp, recorded in positions.items():
-            if recorded is None:
-                self.consumer.seek_to_beginning(tp)
-            else:
-                self.consumer.seek(tp, recorded + 1)
-            log.info("partition assigned", topic=tp.topic, partition=tp.partition,
-                     resume_at=None if recorded is None else recorded + 1)
+            self._next[tp] = beginnings[tp] if recorded is None else recorded + 1
+            self.consumer.seek(tp, self._next[tp])
+            log.info("partition assigned", topic=tp.topic, partition=tp.partition, resume_at=self._next[tp])
         self._more = False
         self.assigned_at = time.monotonic()
 
@@ -207,8 +210,7 @@ class InboundConsumer:
         end = self.consumer.highwater(tp)
         if end is None:
             end = self._looked_up_end(tp)
-        position = self.consumer.position(tp)
-        return end is not None and position is not None and position >= end
+        return end is not None and self._next.get(tp, 0) >= end
 
     def _looked_up_end(self, tp: TopicPartition) -> int | None:
         """The end offset from the broker, for a partition no fetch response told about yet.

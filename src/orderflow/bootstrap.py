@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
-from kafka.coordinator.assignors.range import RangePartitionAssignor
 from kafka.errors import TopicAlreadyExistsError
 
 from orderflow.application import Orders
@@ -47,8 +46,9 @@ class Engine:
             heartbeat_interval_ms=max(1000, s.session_timeout_ms // 3),
             # Notice topics and partitions created after start within seconds, not minutes.
             metadata_max_age_ms=10_000,
-            # Partition i of both inbound topics to one member: the merge by event time needs both.
-            partition_assignment_strategy=(RangePartitionAssignor,),
+            # kafka-python's default assignors put the range assignor first, which gives partition i of both
+            # inbound topics to one member, as the merge by event time needs. (Naming it alone here made
+            # rebalances hang now and then in kafka-python 3.0.)
         )
         self._closers.append(producer.close)
         return InboundConsumer(
