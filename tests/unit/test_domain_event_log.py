@@ -133,3 +133,12 @@ def test_an_actor_survives_its_dict_form_and_a_bad_one_is_named() -> None:
         Actor.from_dict({"user_type": "Robot", "user_no": "R2"})
     with pytest.raises(InvalidCommand):
         Actor.from_dict({"user_type": "Web Account"})
+
+
+def test_a_bad_actor_is_named_by_its_fields_never_by_the_persons_name() -> None:
+    for bad in ({"user_type": "Robot", "user_no": "R2", "person_name": "Anna Lind"},
+                {"user_type": "Web Account", "user_no": "", "person_name": "Anna Lind", "company": "Lind AB"}):
+        with pytest.raises(InvalidCommand) as caught:
+            Actor.from_dict(bad)
+        assert "user_" in str(caught.value)
+        assert "Anna" not in str(caught.value) and "Lind" not in str(caught.value)
