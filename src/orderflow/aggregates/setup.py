@@ -7,7 +7,7 @@ placed, so a later change of the setup never rewrites an order's history.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from functools import cache
 from datetime import datetime
 from enum import StrEnum
@@ -83,7 +83,9 @@ class OrderTaking:
         return cls(**{name: _setting(name, hints[name], value) for name, value in data.items()})
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: (v.value if isinstance(v, StrEnum) else v) for k, v in asdict(self).items()}
+        # Not dataclasses.asdict, which deep-copies: this runs for every placed order.
+        values = ((name, getattr(self, name)) for name in _setting_kinds(type(self)))
+        return {name: (value.value if isinstance(value, StrEnum) else value) for name, value in values}
 
 
 @dataclass(frozen=True)
@@ -137,7 +139,8 @@ class OrderTakingSetup(Aggregate):
     def terms_for(self, customer_type: CustomerType, customer_no: str) -> OrderTerms:
         """The terms a new order of this customer type and customer no. is taken under."""
         taking = self.order_taking.get(customer_type, OrderTaking())
-        return OrderTerms(**asdict(taking), require_card_payment=customer_no in self.card_payment_customers)
+        settings = {name: getattr(taking, name) for name in _setting_kinds(OrderTaking)}
+        return OrderTerms(**settings, require_card_payment=customer_no in self.card_payment_customers)
 
     def configure(self, customer_type: str, settings: dict[str, Any], actor: Actor, at: datetime) -> None:
         """Set the order-taking settings of one customer type (missing settings take their defaults)."""
