@@ -18,7 +18,7 @@ from eventsourcing.persistence import JSONTranscoder, ProcessRecorder, Tracking
 from eventsourcing.popo import POPOFactory
 
 from orderflow.aggregates.inbox import ParkingLot
-from orderflow.aggregates.numbering import WebOrderNumbers
+from orderflow.aggregates.numbering import NumberBlock, NumberSeries, WebOrderNumbers
 from orderflow.commands import OrderCommands
 from orderflow.positions import POPOPositionsRecorder
 from orderflow.settings import eventsourcing_env
@@ -163,13 +163,34 @@ class Orders(OrderCommands, Application[UUID]):
                 self._batch.aggregates[aggregate_id] = rebuilt
 
     def next_web_order_no(self, at: datetime) -> str:
-        """Issue the next system-wide unique Web Order No. (saved with the caller's work)."""
-        try:
-            series = self.load(WebOrderNumbers.create_id())
-        except AggregateNotFoundError:
-            series = WebOrderNumbers()
-        number = series.issue(at)
-        self.save(series)
+        """Issue the next system-wide unique Web Order No. (see :mod:`orderflow.aggregates.numbering`).
+
+        O(1): numbers come from a block this instance reserved; a new block's
+        reservation is saved with the caller's work (the open batch, if any).
+        """
+        series = self.__dict__.get("_web_order_numbers")
+        if series is None:
+
+            def find(index: int) -> NumberBlock | None:
+                try:
+                    return self.repository.get(NumberBlock.create_id(index))
+                except AggregateNotFoundError:
+                    return None
+
+            def legacy_last() -> int:
+                try:
+                    return self.repository.get(WebOrderNumbers.create_id()).last_issued
+                except AggregateNotFoundError:
+                    return 0
+
+            series = self.__dict__["_web_order_numbers"] = NumberSeries(find, legacy_last)
+        number, reserved = series.issue(at, self._batch)
+        if reserved is not None:
+            try:
+                self.save(reserved)
+            except BaseException:
+                series.forget(reserved)
+                raise
         return number
 
     def position(self, name: str) -> int | None:

@@ -2,19 +2,36 @@
 
 A schema file is ``schemas/<direction>/<message_type>.v<version>.json``;
 its ``$id`` names the same type and version. Every inbound payload is
-validated here before any command sees it.
+validated here, once, before any command sees it.
+
+Validation is compiled: each schema becomes a `jsonschema-rs
+<https://pypi.org/project/jsonschema-rs/>`_ validator (Rust; JSON Schema
+draft 2020-12, formats enforced) when the contract is loaded, and a payload is
+checked in one call. A violation's reason names each offending field by its
+JSON path and the rule it breaks (the keyword and its limit, from the schema),
+and never the offending value: payloads carry personal data (names, e-mail
+addresses, phone numbers), and reasons go to logs, dead-letter headers and the
+error journal. For the same reason a reason is bounded in length however large
+the payload.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from jsonschema import Draft202012Validator, FormatChecker
+import jsonschema_rs
 
 FILE_NAME = re.compile(r"^(?P<type>[a-z0-9_]+)\.v(?P<version>\d+)\.json$")
+SAFE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+"""A payload key or message type shown in a reason: snake_case, short. Anything else
+(an e-mail address used as a key, a 1 MB key) is shown as ``*``."""
+MAX_ERRORS = 10
+MAX_RULE = 160
+MAX_REASON = 1000
 
 
 class ContractViolation(ValueError):
@@ -22,18 +39,24 @@ class ContractViolation(ValueError):
 
 
 class Contract:
-    """All schemas of one ``schemas/`` directory, ready to validate payloads."""
+    """All schemas of one ``schemas/`` directory, compiled, ready to validate payloads."""
 
     def __init__(self, schema_dir: Path):
-        self._validators: dict[tuple[str, int], Draft202012Validator] = {}
+        self._validators: dict[tuple[str, int], Any] = {}
         for path in sorted(Path(schema_dir).glob("*/*.json")):
             match = FILE_NAME.match(path.name)
             if not match:
                 continue
             schema = json.loads(path.read_text())
-            Draft202012Validator.check_schema(schema)
+            try:
+                jsonschema_rs.meta.validate(schema)
+            except jsonschema_rs.ValidationError as error:
+                raise ValueError(f"{path} is not a valid JSON Schema: {error}") from None
             key = (match["type"], int(match["version"]))
-            self._validators[key] = Draft202012Validator(_inline_refs(schema), format_checker=FormatChecker())
+            # mask: should anything ever print the library's own message, it holds no value either.
+            self._validators[key] = jsonschema_rs.Draft202012Validator(
+                schema, validate_formats=True, ignore_unknown_formats=False, mask="<value>"
+            )
         if not self._validators:
             raise FileNotFoundError(f"no schemas found in {schema_dir}")
 
@@ -42,41 +65,95 @@ class Contract:
         return sorted(self._validators)
 
     def validate(self, message_type: str, version: int, payload: dict[str, Any]) -> None:
-        """Raise :class:`ContractViolation` naming every problem of ``payload``."""
+        """Raise :class:`ContractViolation` naming (up to ten of) the problems of ``payload``.
+
+        The reason names the field and the rule, never the value.
+        """
         validator = self._validators.get((message_type, version))
         if validator is None:
             known = sorted({name for name, _ in self._validators})
             raise ContractViolation(
-                f"unknown message type {message_type!r} version {version}; known types: {', '.join(known)}"
+                f"unknown message type {_name(message_type)} version {_number(version)}; known types: {', '.join(known)}"
             )
-        errors = sorted(validator.iter_errors(payload), key=lambda e: list(e.absolute_path))
-        if errors:
-            details = "; ".join(f"{_where(e.absolute_path)}: {e.message}" for e in errors[:10])
-            raise ContractViolation(f"{message_type} v{version} violates its schema: {details}")
+        try:
+            if validator.is_valid(payload):
+                return
+            errors = list(islice(validator.iter_errors(payload), MAX_ERRORS + 1))
+        except ValueError:  # a value JSON has no type for: bytes, a set, a non-string key
+            details = ["(payload): holds a value or key JSON cannot carry (bytes, a set, a non-string key, ...)"]
+        else:
+            details = [detail for error in errors[:MAX_ERRORS] for detail in _details(error)]
+            if len(errors) > MAX_ERRORS:
+                details.append("and more")
+        raise ContractViolation(_bounded(f"{message_type} v{version} violates its schema: {'; '.join(details)}"))
 
 
-def _inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
-    """The schema with its local ``#/$defs/...`` references replaced by what they name.
-
-    Same meaning, but validation no longer resolves a reference per field:
-    it is most of the cost of checking a message.
-    """
-    definitions = schema.get("$defs", {})
-
-    def inline(node: Any, seen: tuple[str, ...] = ()) -> Any:
-        if isinstance(node, list):
-            return [inline(item, seen) for item in node]
-        if not isinstance(node, dict):
-            return node
-        ref = node.get("$ref")
-        if isinstance(ref, str) and ref.startswith("#/$defs/") and ref not in seen:
-            target = inline(definitions[ref.removeprefix("#/$defs/")], (*seen, ref))
-            # Beside a reference our schemas only annotate (description, title).
-            return {**target, **{k: v for k, v in node.items() if k != "$ref"}}
-        return {k: inline(v, seen) for k, v in node.items()}
-
-    return inline(schema)
+def _details(error: Any) -> list[str]:
+    """``path: rule`` for one error: the JSON path of the field, the keyword and its limit, no value."""
+    kind, where = error.kind, _path(error.instance_path)
+    name = kind.name
+    if name == "required":
+        return [f"{_join(where, kind.property)}: is required"]
+    if name == "additionalProperties":
+        return [f"{_join(where, key)}: is not a field of this message (additionalProperties)" for key in kind.unexpected]
+    return [f"{where or '(payload)'}: {_clip(_rule(kind))}"]
 
 
-def _where(path: Any) -> str:
-    return "/" + "/".join(str(part) for part in path) if path else "(payload)"
+def _rule(kind: Any) -> str:
+    name = kind.name
+    if name == "type":
+        return f"must be of type {' or '.join(kind.types)}"
+    if name == "format":
+        return f"is not a valid '{kind.format}'"
+    if name == "pattern":
+        return f"must match pattern {kind.pattern}"
+    if name == "enum":
+        return f"must be one of {', '.join(json.dumps(option) for option in kind.options)}"
+    if name == "const":
+        return f"must be {json.dumps(kind.expected_value)}"
+    if name == "not":
+        return f"must not match {json.dumps(kind.schema, separators=(',', ':'))} (not)"
+    if name in ("oneOf", "anyOf"):
+        return f"must match {'exactly' if name == 'oneOf' else 'at least'} one of its alternatives ({name})"
+    limits = {
+        "maxLength": "must be at most {} characters long",
+        "minLength": "must be at least {} characters long",
+        "minimum": "must be at least {}",
+        "maximum": "must be at most {}",
+        "exclusiveMinimum": "must be greater than {}",
+        "exclusiveMaximum": "must be less than {}",
+        "minItems": "must have at least {} items",
+        "maxItems": "must have at most {} items",
+        "multipleOf": "must be a multiple of {}",
+    }
+    if name in limits:
+        return f"{limits[name].format(kind.limit)} ({name})"
+    return f"breaks its '{name}' rule"
+
+
+def _path(parts: Any) -> str:
+    return "".join(f"/{part}" if isinstance(part, int) else f"/{_key(part)}" for part in parts)
+
+
+def _join(where: str, key: Any) -> str:
+    return f"{where}/{_key(key)}"
+
+
+def _key(key: Any) -> str:
+    return key if isinstance(key, str) and SAFE_NAME.match(key) else "*"
+
+
+def _name(value: Any) -> str:
+    return repr(value) if isinstance(value, str) and SAFE_NAME.match(value) else "(unreadable)"
+
+
+def _number(value: Any) -> str:
+    return str(value) if isinstance(value, int) and abs(value) < 10**6 else "(unreadable)"
+
+
+def _clip(text: str, limit: int = MAX_RULE) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _bounded(reason: str) -> str:
+    return _clip(reason, MAX_REASON)

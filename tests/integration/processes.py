@@ -17,7 +17,6 @@ from typing import Any
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from orderflow.aggregates.inbox import Receipt
-from orderflow.aggregates.numbering import WebOrderNumbers
 from orderflow.application import Orders
 from orderflow.consumers.handlers import topic_for
 from orderflow.consumers.inbound import position_name
@@ -171,7 +170,7 @@ class Outcome:
     """What a database holds after the engine consumed some traffic, in arrival-independent terms."""
 
     receipts: Counter  # message id -> how many receipts
-    numbers_issued: int
+    distinct_web_order_nos: int  # numbers of the placed orders, duplicates counted once
     event_counts: dict[str, int]  # storefront reference -> the order's version
     web_orders: dict[str, dict[str, Any]]  # storefront reference -> business columns
     event_log: dict[str, list[tuple]]  # storefront reference -> rows in event order, minus arrival columns
@@ -190,14 +189,13 @@ def outcome(database_url: str) -> Outcome:
                 if n.topic.endswith(f"{Receipt.__qualname__}.Applied"):
                     receipts[app.mapper.to_domain_event(n).message_id] += 1
             start = notifications[-1].id + 1
-        numbers = app.repository.get(WebOrderNumbers.create_id())
         web_orders = {row["storefront_reference"]: row for row in _rows(db, "web_orders", WEB_ORDER_COLUMNS)}
         event_log: dict[str, list[tuple]] = {}
         for row in _rows(db, "event_log", EVENT_LOG_COLUMNS, "storefront_reference, event_version"):
             event_log.setdefault(row.pop("storefront_reference"), []).append(tuple(row.items()))
         return Outcome(
             receipts=receipts,
-            numbers_issued=numbers.last_issued,
+            distinct_web_order_nos=len({app.get_order(ref).web_order_no for ref in web_orders}),
             event_counts={ref: app.get_order(ref).version for ref in web_orders},
             web_orders=web_orders,
             event_log=event_log,

@@ -75,7 +75,7 @@ def assert_same_outcome(actual: Outcome, reference: Outcome, messages) -> None:
     assert set(actual.receipts) == set(reference.receipts), "a message was lost (or one never sent was recorded)"
     assert reference.rejected == 0 and len(reference.receipts) == len(messages), "the clean run itself lost messages"
     assert actual.rejected == 0
-    assert actual.numbers_issued == len(actual.web_orders) == ORDERS
+    assert actual.distinct_web_order_nos == len(actual.web_orders) == ORDERS, "a Web Order No. was issued twice"
     assert actual.event_counts == reference.event_counts
     assert actual.web_orders == reference.web_orders
     assert actual.event_log == reference.event_log

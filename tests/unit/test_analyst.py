@@ -47,7 +47,7 @@ def test_history_shows_the_order_as_it_stood_at_the_instant_asked(settings, caps
 
 
 def test_history_finds_an_order_by_its_web_order_no_and_shows_it_now_without_as_of(settings, capsys):
-    assert run(settings, "history", "WO000001") == 0
+    assert run(settings, "history", "WO0000000001") == 0
     out = capsys.readouterr().out
     assert "workflow_status: Shipped" in out and "Event log" in out and "Shipment SH-2 posted" in out
 
@@ -77,7 +77,7 @@ def test_export_writes_every_event_and_every_read_model_table_as_json_lines(sett
     events = [json.loads(line) for line in (tmp_path / "out/events.jsonl").read_text().splitlines()]
     placed = next(e for e in events if e["event_type"] == "WebOrder.Placed")
     assert [e["position"] for e in events] == list(range(1, len(events) + 1))
-    assert (placed["order_no"], placed["user_no"], json.loads(placed["payload"])["web_order_no"]) == ("WO000001", "WA-1", "WO000001")
+    assert (placed["order_no"], placed["user_no"], json.loads(placed["payload"])["web_order_no"]) == ("WO0000000001", "WA-1", "WO0000000001")
     log = (tmp_path / "out/event_log.jsonl").read_text().splitlines()
     assert len(log) == sum(e["event_type"].startswith("WebOrder.") for e in events)
 

@@ -46,13 +46,13 @@ def test_every_example_matches_its_schema(message_type):
 @pytest.mark.parametrize("message_type", sorted(set(EXAMPLES) - {"order_placed"}))
 def test_every_message_but_order_placed_requires_an_actor(message_type):
     payload = {k: v for k, v in EXAMPLES[message_type].items() if k != "actor"}
-    with pytest.raises(ContractViolation, match="'actor' is a required property"):
+    with pytest.raises(ContractViolation, match="/actor: is required"):
         CONTRACT.validate(message_type, 1, payload)
 
 
 @pytest.mark.parametrize("message_type", sorted(EXAMPLES))
 def test_every_schema_refuses_a_field_it_does_not_define(message_type):
-    with pytest.raises(ContractViolation, match="'surprise' was unexpected"):
+    with pytest.raises(ContractViolation, match="/surprise: is not a field of this message"):
         CONTRACT.validate(message_type, 1, {**EXAMPLES[message_type], "surprise": 1})
 
 
@@ -70,13 +70,13 @@ def test_the_storefront_sends_customer_actions_and_the_erp_the_back_office_ones(
 def test_a_shipped_quantity_as_a_float_is_a_violation_naming_the_line():
     payload = copy.deepcopy(EXAMPLES["shipment_posted"])
     payload["lines"][0]["quantity"] = 1.0
-    with pytest.raises(ContractViolation, match="/lines/0/quantity: 1.0 is not of type 'string'"):
+    with pytest.raises(ContractViolation, match="/lines/0/quantity: must be of type string"):
         CONTRACT.validate("shipment_posted", 1, payload)
 
 
 def test_a_release_without_its_total_is_a_violation_naming_the_total():
     payload = {"actor": EXAMPLES["sales_document_released"]["actor"]}
-    with pytest.raises(ContractViolation, match="'total' is a required property"):
+    with pytest.raises(ContractViolation, match="/total: is required"):
         CONTRACT.validate("sales_document_released", 1, payload)
 
 
@@ -88,14 +88,14 @@ def test_a_sales_order_with_an_expiration_date_is_a_violation():
 
 def test_an_unknown_workflow_status_is_a_violation_naming_the_status():
     payload = {**EXAMPLES["workflow_status_changed"], "status": "Lost"}
-    with pytest.raises(ContractViolation, match="/status: 'Lost' is not one of"):
+    with pytest.raises(ContractViolation, match="/status: must be one of \"Received\""):
         CONTRACT.validate("workflow_status_changed", 1, payload)
 
 
 def test_a_refreshed_line_without_its_line_no_is_a_violation():
     payload = copy.deepcopy(EXAMPLES["web_order_refreshed"])
     del payload["lines"][0]["line_no"]
-    with pytest.raises(ContractViolation, match="/lines/0: 'line_no' is a required property"):
+    with pytest.raises(ContractViolation, match="/lines/0/line_no: is required"):
         CONTRACT.validate("web_order_refreshed", 1, payload)
 
 

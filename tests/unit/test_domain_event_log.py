@@ -9,7 +9,7 @@ import pytest
 
 from orderflow.aggregates.errors import InvalidCommand
 from orderflow.aggregates.event_log import ROWS, event_log_entry
-from orderflow.aggregates.numbering import WebOrderNumbers
+from orderflow.aggregates.numbering import NumberBlock
 from orderflow.aggregates.values import Actor
 from orderflow.aggregates.web_order import WebOrder
 from orderflow.application import Orders
@@ -120,8 +120,7 @@ def test_other_rows_say_what_happened(log: list[tuple[str, dict]]) -> None:
 
 
 def test_events_of_other_aggregates_have_no_row() -> None:
-    numbers = WebOrderNumbers()
-    numbers.issue(at(0))
+    numbers = NumberBlock(index=0, first=1, size=100, holder="p1", at=at(0))
 
     assert all(event_log_entry(e) is None for e in numbers.collect_events())
     assert issubclass(WebOrder.Placed, WebOrder.Event)
@@ -133,3 +132,12 @@ def test_an_actor_survives_its_dict_form_and_a_bad_one_is_named() -> None:
         Actor.from_dict({"user_type": "Robot", "user_no": "R2"})
     with pytest.raises(InvalidCommand):
         Actor.from_dict({"user_type": "Web Account"})
+
+
+def test_a_bad_actor_is_named_by_its_fields_never_by_the_persons_name() -> None:
+    for bad in ({"user_type": "Robot", "user_no": "R2", "person_name": "Anna Lind"},
+                {"user_type": "Web Account", "user_no": "", "person_name": "Anna Lind", "company": "Lind AB"}):
+        with pytest.raises(InvalidCommand) as caught:
+            Actor.from_dict(bad)
+        assert "user_" in str(caught.value)
+        assert "Anna" not in str(caught.value) and "Lind" not in str(caught.value)

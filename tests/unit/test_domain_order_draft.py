@@ -10,6 +10,7 @@ from hypothesis import given, settings
 
 from orderflow.aggregates.draft import OrderDraft
 from orderflow.aggregates.errors import InvalidOrder
+from orderflow.aggregates.setup import OrderTerms
 from orderflow.aggregates.values import AuthorizationResult, CheckoutType, CustomerType, LineType
 from tests.strategies import b2b_payload, b2b_payloads, guest_payload, line
 
@@ -47,7 +48,43 @@ def test_a_draft_survives_its_own_dict_form(payload: dict) -> None:
     draft = OrderDraft.from_dict(payload)
 
     assert OrderDraft.from_dict(draft.to_dict()) == draft
+    assert OrderDraft.from_stored(draft.to_dict()) == draft
     assert draft.problems() == []
+
+
+def test_a_stored_draft_is_read_back_without_the_wire_reader(monkeypatch) -> None:
+    stored = OrderDraft.from_dict(guest_payload()).to_dict()
+    monkeypatch.setattr("orderflow.aggregates.draft.Reader", None)  # replay must not need it
+
+    assert OrderDraft.from_stored(stored).total == Decimal("35.00")
+
+
+def test_reading_a_draft_does_not_read_type_hints_again(monkeypatch) -> None:
+    def forbidden(*args, **kwargs):
+        raise AssertionError("type hints are read once per class, at import")
+
+    monkeypatch.setattr("orderflow.aggregates.draft.get_type_hints", forbidden)
+    monkeypatch.setattr("orderflow.aggregates.setup.get_type_hints", forbidden)
+    draft = OrderDraft.from_dict(guest_payload())
+    OrderTerms.from_dict(OrderTerms().to_dict())
+
+    assert OrderDraft.from_stored(draft.to_dict()) == draft
+
+
+def test_a_malformed_draft_names_fields_and_rules_but_never_the_personal_values() -> None:
+    email, phone, name = "anna.lind@example.com", "+46 70 123 45 67", "Anna Lind"
+    payload = b2b_payload() | {"order_date": email, "customer_type": name, "email": [email], email: phone}
+    payload["lines"][0]["quantity"] = phone
+    payload["b2c_customer"] = {"name": 7, "web_account_no": 1.5}
+    with pytest.raises(InvalidOrder) as caught:
+        OrderDraft.from_dict(payload)
+    reasons = str(caught.value)
+
+    assert {p.code for p in caught.value.problems} == {"not_date", "unknown_value", "not_str", "unknown_field", "not_decimal"}
+    assert "order.order_date must be an ISO 8601 date" in reasons
+    assert "lines[0].quantity must be a decimal number" in reasons
+    for value in (email, phone, name, "anna", "123 45"):
+        assert value not in reasons
 
 
 def test_line_amount_is_quantity_times_price_less_discount_rounded_half_up() -> None:

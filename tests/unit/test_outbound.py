@@ -194,7 +194,7 @@ def test_a_customer_comment_notification_carries_the_text(realistic) -> None:
 def test_an_approval_request_links_to_the_order_by_the_configured_template(realistic) -> None:
     event, order = next((e, o) for e, o in realistic[1] if type(e).__name__ == "ApprovalRequested")
     [message] = notification_messages(event, order, "https://b2b.example/o/{web_order_no}?ref={storefront_reference}")
-    assert message.payload["order_url"] == "https://b2b.example/o/WO000001?ref=SF-1"
+    assert message.payload["order_url"] == "https://b2b.example/o/WO0000000001?ref=SF-1"
     assert message.payload["details"] == {"subject": "Quote", "requested_version": 1, "total": "35.00"}
     assert notification_messages(event, order)[0].payload["order_url"] == "https://shop.example/orders/SF-1"
 

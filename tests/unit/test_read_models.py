@@ -92,7 +92,7 @@ def test_every_version_of_an_order_is_kept_with_its_kind_total_and_lines(store):
     ]
     lines = rows_of(db, "SELECT version_no, line_no, type, no, description, quantity, unit_of_measure_code, unit_price, "
                         "line_discount_pct, line_amount, prebook FROM web_order_version_lines "
-                        "WHERE web_order_no = 'WO000001' ORDER BY version_no, line_no")
+                        "WHERE web_order_no = 'WO0000000001' ORDER BY version_no, line_no")
     assert lines == [
         (1, 1, "Item", "1000", "Item 1000", "2", "PCS", "10.00", "0", "20.00", 0),
         (1, 2, "Item", "2000", "Item 2000", "3", "PCS", "5.00", "0", "15.00", 0),
@@ -114,7 +114,7 @@ def test_the_event_log_has_one_row_per_action_with_the_manuals_fields(store):
     assert rows[0][3:] == ("Web Account", "WA-1", "Order Placed", "Received", "Ann Buyer", "Acme Ltd")
     assert rows[1][3:] == ("Back Office User", "U-CLK", "Workflow Status Change", "Reservation", "Carl Clerk", "Shop")
     assert rows[4][5:7] == ("Approval Status Change", "Approved")
-    [(comment, entry_time)] = rows_of(db, "SELECT comment, entry_time FROM event_log WHERE web_order_no = 'WO000001' "
+    [(comment, entry_time)] = rows_of(db, "SELECT comment, entry_time FROM event_log WHERE web_order_no = 'WO0000000001' "
                                           "AND event_version = 7")
     assert (comment, entry_time) == ("web order total 30.00, sales document total 31.00", "2024-03-01T12:00:00+00:00")
 
@@ -136,7 +136,7 @@ def test_status_history_has_one_period_per_workflow_status_and_only_the_current_
     realistic_history(app)
     runner.catch_up()
     periods = rows_of(db, "SELECT status, from_at, to_at, caused_by, changed_by FROM status_history "
-                          "WHERE web_order_no = 'WO000001' ORDER BY opened_version")
+                          "WHERE web_order_no = 'WO0000000001' ORDER BY opened_version")
     times = ["2024-03-01T09:00:00+00:00", "2024-03-01T10:00:00+00:00", "2024-03-01T12:00:00+00:00",
              "2024-03-01T13:00:00+00:00", "2024-03-01T14:00:00+00:00"]
     assert periods == [
@@ -152,7 +152,7 @@ def test_a_quote_link_opens_no_period_and_the_order_made_from_it_does(store):
     app, db, runner = store
     realistic_history(app)
     runner.catch_up()
-    periods = rows_of(db, "SELECT status, caused_by FROM status_history WHERE web_order_no = 'WO000002' "
+    periods = rows_of(db, "SELECT status, caused_by FROM status_history WHERE web_order_no = 'WO0000000002' "
                           "ORDER BY opened_version")
     assert periods == [("Received", "Placed"), ("Reservation", "MadeOrderFromQuote")]
 
@@ -197,7 +197,7 @@ def test_a_rebuild_replaces_rows_that_no_longer_follow_from_the_events(store):
     runner.catch_up()
     live = snapshot(app, db)
     with db.transaction() as cursor:
-        cursor.execute("DELETE FROM event_log WHERE web_order_no = 'WO000001'")
+        cursor.execute("DELETE FROM event_log WHERE web_order_no = 'WO0000000001'")
         cursor.execute("UPDATE status_history SET status = 'garbled'")
     rebuild(app, db, ["event_log", "status_history"])
     assert snapshot(app, db) == live

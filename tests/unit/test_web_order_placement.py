@@ -25,8 +25,8 @@ def test_a_placed_order_gets_the_next_web_order_no_and_keeps_the_storefront_refe
 
     order = app.get_order("SF-1")
     assert order.id == first == WebOrder.create_id("SF-1")
-    assert order.web_order_no == "WO000001"
-    assert app.get_order("SF-2").web_order_no == "WO000002"
+    assert order.web_order_no == "WO0000000001"
+    assert app.get_order("SF-2").web_order_no == "WO0000000002"
     assert order.storefront_reference == "SF-1"
 
 
@@ -64,7 +64,7 @@ def test_an_invalid_order_is_recorded_as_refused_with_its_reasons_not_dropped(ap
     order = app.get_order("SF-1")
     assert order.id == order_id
     assert order.refused
-    assert order.web_order_no == "WO000001"
+    assert order.web_order_no == "WO0000000001"
     assert [r.code for r in order.refusal_reasons] == ["quantity_not_positive"]
     assert order.sell_to_customer_no == "C-100"
     assert order.refused_payload["lines"][0]["quantity"] == "-1"
@@ -85,7 +85,7 @@ def test_a_storefront_reference_is_placed_only_once(app: Orders) -> None:
     with pytest.raises(DuplicateOrder):
         app.place_order("SF-1", b2b_payload(), CUSTOMER, at(1))
     assert app.place_order("SF-2", b2b_payload(), CUSTOMER, at(2))
-    assert app.get_order("SF-2").web_order_no == "WO000002"
+    assert app.get_order("SF-2").web_order_no == "WO0000000002"
 
 
 def test_an_order_needs_a_storefront_reference(app: Orders) -> None:

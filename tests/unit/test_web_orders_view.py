@@ -34,7 +34,7 @@ def test_a_placed_order_appears_in_the_web_orders_list_with_its_number_and_total
     app.place_order("SF-1", placed("SF-1"), CUSTOMER, at(0))
     runner.catch_up()
     [row] = runner.views[0].list_orders(db)
-    assert (row["web_order_no"], row["storefront_reference"], row["workflow_status"]) == ("WO000001", "SF-1", "Received")
+    assert (row["web_order_no"], row["storefront_reference"], row["workflow_status"]) == ("WO0000000001", "SF-1", "Received")
     assert Decimal(row["current_total"]) == Decimal("20.00")
 
 

@@ -53,7 +53,7 @@ breaks. Either way the order is recorded as refused with those reasons.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from datetime import date
 from decimal import Decimal
 from typing import Any, get_args, get_type_hints
@@ -61,7 +61,7 @@ from typing import Any, get_args, get_type_hints
 from orderflow.aggregates.errors import InvalidOrder, Problem
 from orderflow.aggregates.lines import Line, lines_total, read_lines
 from orderflow.aggregates.values import AuthorizationResult, CheckoutType, CustomerType
-from orderflow.aggregates.wire import Reader
+from orderflow.aggregates.wire import Fields, Reader
 
 
 @dataclass(frozen=True)
@@ -96,7 +96,7 @@ class Payment:
     amount_paid: Decimal = Decimal(0)
 
 
-HEADER_FIELDS: dict[str, tuple[type, Any]] = {
+HEADER_SPEC: dict[str, tuple[type, Any]] = {
     "customer_type": (CustomerType, None),
     "checkout_type": (CheckoutType, CheckoutType.ORDER),
     "sell_to_customer_no": (str, ""),
@@ -110,7 +110,8 @@ HEADER_FIELDS: dict[str, tuple[type, Any]] = {
     "prices_including_vat": (bool, False),
     "currency_code": (str, ""),
 }
-SECTIONS = {"shipping": Shipping, "b2c_customer": B2CCustomer, "payment": Payment}
+HEADER_FIELDS = Fields(HEADER_SPEC, required=("customer_type", "order_date"))
+NOT_HEADER = frozenset({"lines", "shipping", "b2c_customer", "payment"})
 
 
 def _spec(section: type) -> dict[str, tuple[type, Any]]:
@@ -123,6 +124,12 @@ def _kind(hint: Any) -> type:
     """``X | None`` -> ``X``."""
     args = [arg for arg in get_args(hint) if arg is not type(None)]
     return args[0] if args else hint
+
+
+SECTIONS: dict[str, tuple[type, Fields]] = {
+    name: (section, Fields(_spec(section)))  # type hints read once, not per order
+    for name, section in (("shipping", Shipping), ("b2c_customer", B2CCustomer), ("payment", Payment))
+}
 
 
 @dataclass(frozen=True)
@@ -152,23 +159,47 @@ class OrderDraft:
         reader = Reader()
         if not isinstance(payload, dict):
             raise InvalidOrder([Problem("not_object", "the order must be an object")])
-        header_part = {k: v for k, v in payload.items() if k not in ("lines", *SECTIONS)}
-        header = reader.section(header_part, HEADER_FIELDS, "order", required=("customer_type", "order_date"))
+        header_part = {k: v for k, v in payload.items() if k not in NOT_HEADER}
+        header = reader.section(header_part, HEADER_FIELDS, "order")
         lines = read_lines(reader, payload.get("lines"))
         sections = {
-            name: section(**reader.section(payload.get(name), _spec(section), name))
-            for name, section in SECTIONS.items()
+            name: section(**reader.section(payload.get(name), spec, name)) for name, (section, spec) in SECTIONS.items()
         }
         if reader.problems:
             raise InvalidOrder(reader.problems)
         return cls(lines=tuple(lines), **header, **sections)
 
+    @classmethod
+    def from_stored(cls, data: dict[str, Any]) -> OrderDraft:
+        """The draft as :meth:`to_dict` wrote it into a ``Placed`` event, without reading it as wire input again.
+
+        It was read and checked when the order was placed; replaying an order
+        must not pay for that again (the transcoder gives back its Decimal and
+        date values). A field an older event lacks takes its default.
+        """
+        payment = data.get("payment") or {}
+        if payment.get("authorization_result") is not None:
+            payment = {**payment, "authorization_result": AuthorizationResult(payment["authorization_result"])}
+        header = {name: data[name] for name in HEADER_SPEC if name in data}
+        header["customer_type"] = CustomerType(data["customer_type"])
+        header["checkout_type"] = CheckoutType(data.get("checkout_type", CheckoutType.ORDER))
+        return cls(
+            lines=tuple(Line.from_dict(line) for line in data["lines"]),
+            shipping=Shipping(**(data.get("shipping") or {})),
+            b2c_customer=B2CCustomer(**(data.get("b2c_customer") or {})),
+            payment=Payment(**payment),
+            **header,
+        )
+
     def to_dict(self) -> dict[str, Any]:
         """The draft as an event stores it (Decimal and date values; ``from_dict`` reads it back)."""
-        data = asdict(self)
+        # By hand, not dataclasses.asdict: that deep-copies every value, on every placement.
+        data: dict[str, Any] = {name: getattr(self, name) for name in HEADER_SPEC}
+        data["customer_type"] = self.customer_type.value
+        data["checkout_type"] = self.checkout_type.value
         data["lines"] = [line.to_dict() for line in self.lines]
-        for key in ("customer_type", "checkout_type"):
-            data[key] = data[key].value
+        for name, (section, _) in SECTIONS.items():
+            data[name] = {f: getattr(getattr(self, name), f) for f in section.__dataclass_fields__}
         if self.payment.authorization_result is not None:
             data["payment"]["authorization_result"] = self.payment.authorization_result.value
         return data
@@ -218,7 +249,7 @@ class OrderDraft:
 def read_shipping(data: Any) -> dict[str, Any]:
     """A shipping section in wire form (see the module docstring) as event values; ``InvalidOrder`` if malformed."""
     reader = Reader()
-    values = reader.section(data, _spec(Shipping), "shipping")
+    values = reader.section(data, SECTIONS["shipping"][1], "shipping")
     if reader.problems:
         raise InvalidOrder(reader.problems)
     return values

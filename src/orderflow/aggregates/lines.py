@@ -11,11 +11,11 @@ from typing import Any
 
 from orderflow.aggregates.errors import Problem
 from orderflow.aggregates.values import LineType, money
-from orderflow.aggregates.wire import Reader
+from orderflow.aggregates.wire import Fields, Reader
 
 HUNDRED = Decimal(100)
 
-LINE_FIELDS: dict[str, tuple[type, Any]] = {
+LINE_SPEC: dict[str, tuple[type, Any]] = {
     "line_no": (int, None),
     "type": (LineType, None),
     "no": (str, ""),
@@ -30,6 +30,7 @@ LINE_FIELDS: dict[str, tuple[type, Any]] = {
     "prebook": (bool, False),
 }
 REQUIRED_LINE_FIELDS = ("type", "no", "quantity", "unit_price", "line_amount")
+LINE_FIELDS = Fields(LINE_SPEC, REQUIRED_LINE_FIELDS)
 
 
 def line_amount(quantity: Decimal, unit_price: Decimal, line_discount_pct: Decimal) -> Decimal:
@@ -77,7 +78,7 @@ class Line:
         return found
 
     def to_dict(self) -> dict[str, Any]:
-        return {f.name: _plain(getattr(self, f.name)) for f in fields(self)}
+        return {name: getattr(self, name) for name in LINE_NAMES} | {"type": self.type.value}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Line:
@@ -94,7 +95,7 @@ def read_lines(reader: Reader, data: Any, where: str = "lines") -> list[Line]:
     for index, raw in enumerate(data):
         at = f"{where}[{index}]"
         known = len(reader.problems)
-        values = reader.section(raw, LINE_FIELDS, at, REQUIRED_LINE_FIELDS)
+        values = reader.section(raw, LINE_FIELDS, at)
         if values["line_no"] is None:
             values["line_no"] = index + 1
         if values["line_no"] in seen:
@@ -144,7 +145,8 @@ class LineChange:
     fields: tuple[str, ...] = ()
 
 
-COMPARED_FIELDS = tuple(f.name for f in fields(Line) if f.name != "line_no")
+LINE_NAMES = tuple(f.name for f in fields(Line))
+COMPARED_FIELDS = tuple(name for name in LINE_NAMES if name != "line_no")
 
 
 def diff(before: Version, after: Version) -> list[LineChange]:
@@ -172,7 +174,3 @@ def diff(before: Version, after: Version) -> list[LineChange]:
 
 def _identity(line: Line) -> tuple[str, str, str]:
     return (line.type.value, line.no, line.variant_code)
-
-
-def _plain(value: Any) -> Any:
-    return value.value if isinstance(value, StrEnum) else value

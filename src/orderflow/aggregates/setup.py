@@ -7,7 +7,8 @@ placed, so a later change of the setup never rewrites an order's history.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
+from functools import cache
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Self, get_type_hints
@@ -17,6 +18,7 @@ from eventsourcing.domain import Aggregate, event
 
 from orderflow.aggregates.errors import ConflictingSetup, InvalidCommand, NotAuthorized
 from orderflow.aggregates.values import Actor, CustomerType, choice, stamp
+from orderflow.aggregates.wire import field_name
 
 SETUP_ID = uuid5(NAMESPACE_URL, "orderflow:order-taking-setup")
 
@@ -74,15 +76,16 @@ class OrderTaking:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Self:
         """Read settings by name (values as ``to_dict`` writes them); missing ones take their defaults."""
-        hints = get_type_hints(cls)
-        names = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - names)
+        hints = _setting_kinds(cls)
+        unknown = sorted(field_name(key) for key in set(data) - hints.keys())
         if unknown:
-            raise InvalidCommand(f"unknown order-taking settings {unknown}; known are {sorted(names)}")
+            raise InvalidCommand(f"unknown order-taking settings {unknown}; known are {sorted(hints)}")
         return cls(**{name: _setting(name, hints[name], value) for name, value in data.items()})
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: (v.value if isinstance(v, StrEnum) else v) for k, v in asdict(self).items()}
+        # Not dataclasses.asdict, which deep-copies: this runs for every placed order.
+        values = ((name, getattr(self, name)) for name in _setting_kinds(type(self)))
+        return {name: (value.value if isinstance(value, StrEnum) else value) for name, value in values}
 
 
 @dataclass(frozen=True)
@@ -136,7 +139,8 @@ class OrderTakingSetup(Aggregate):
     def terms_for(self, customer_type: CustomerType, customer_no: str) -> OrderTerms:
         """The terms a new order of this customer type and customer no. is taken under."""
         taking = self.order_taking.get(customer_type, OrderTaking())
-        return OrderTerms(**asdict(taking), require_card_payment=customer_no in self.card_payment_customers)
+        settings = {name: getattr(taking, name) for name in _setting_kinds(OrderTaking)}
+        return OrderTerms(**settings, require_card_payment=customer_no in self.card_payment_customers)
 
     def configure(self, customer_type: str, settings: dict[str, Any], actor: Actor, at: datetime) -> None:
         """Set the order-taking settings of one customer type (missing settings take their defaults)."""
@@ -166,7 +170,7 @@ class OrderTakingSetup(Aggregate):
         require_back_office(actor, "set permissions")
         name = choice(Permission, permission, "permission").value
         if not isinstance(roles, list) or not all(isinstance(role, str) and role for role in roles):
-            raise InvalidCommand(f"roles are a list of role names, not {roles!r}")
+            raise InvalidCommand("roles are a list of role names")
         self._permission_set(permission=name, roles=sorted(set(roles)), **stamp(actor, at))
 
     @event("PermissionSet")
@@ -174,9 +178,16 @@ class OrderTakingSetup(Aggregate):
         self.permissions = Permissions({**self.permissions.roles, Permission(permission): frozenset(roles)})
 
 
+@cache
+def _setting_kinds(cls: type) -> dict[str, type]:
+    """Each setting's type, read from the class's hints once (not each time an order's terms are read)."""
+    hints = get_type_hints(cls)
+    return {f.name: hints[f.name] for f in fields(cls)}
+
+
 def _setting(name: str, kind: type, value: Any) -> Any:
     if kind is bool:
         if not isinstance(value, bool):
-            raise InvalidCommand(f"{name} must be true or false, not {value!r}")
+            raise InvalidCommand(f"{name} must be true or false, not a {type(value).__name__}")
         return value
     return choice(kind, value, name)

@@ -26,13 +26,13 @@ class Shipments:
         if not isinstance(lines, list) or not lines:
             raise InvalidCommand("a shipment needs a non-empty list of {line_no, quantity}")
         parsed: dict[int, Decimal] = {}
-        for entry in lines:
+        for index, entry in enumerate(lines):
             line_no = entry.get("line_no") if isinstance(entry, dict) else None
             quantity = entry.get("quantity") if isinstance(entry, dict) else None
             if not isinstance(line_no, int) or isinstance(line_no, bool):
-                raise InvalidCommand(f"a shipment line needs an integer line_no: {entry!r}")
+                raise InvalidCommand(f"lines[{index}]: a shipment line needs an integer line_no")
             if not isinstance(quantity, Decimal) or not quantity.is_finite() or quantity <= 0:
-                raise InvalidCommand(f"a shipped quantity is a positive Decimal: {entry!r}")
+                raise InvalidCommand(f"lines[{index}]: a shipped quantity is a positive Decimal")
             parsed[line_no] = parsed.get(line_no, Decimal(0)) + quantity
         return parsed
 

@@ -28,15 +28,15 @@ def choice(kind: type[E], value: Any, what: str) -> E:
     try:
         return kind(value)
     except ValueError:
-        raise InvalidCommand(f"unknown {what} {value!r}; expected one of {[v.value for v in kind]}") from None
+        raise InvalidCommand(f"unknown {what}; expected one of {[v.value for v in kind]}") from None
 
 
 def stamp(actor: Actor, at: datetime) -> dict[str, Any]:
     """The ``actor`` and ``at`` (timezone-aware, stored in UTC) attributes every event carries."""
     if not isinstance(at, datetime) or at.tzinfo is None or at.utcoffset() is None:
-        raise InvalidCommand(f"the time of an action must be a timezone-aware datetime, not {at!r}")
+        raise InvalidCommand(f"the time of an action must be a timezone-aware datetime, not a naive one or a {type(at).__name__}")
     if not isinstance(actor, Actor):
-        raise InvalidCommand(f"an actor must be an Actor, not {actor!r}")
+        raise InvalidCommand(f"an actor must be an Actor, not a {type(actor).__name__}")
     return {"actor": actor.to_dict(), "at": at.astimezone(timezone.utc)}
 
 
@@ -162,10 +162,14 @@ class Actor:
                 data.get("company", ""),
                 tuple(data.get("roles", ())),
             )
-        except (KeyError, TypeError, ValueError) as e:
-            raise InvalidCommand(f"not an actor ({e!r}): {data!r}") from None
+        except (KeyError, TypeError, ValueError, AttributeError):
+            # Named by its fields, never its values: an actor holds a person's name.
+            raise InvalidCommand(
+                "not an actor: needs user_type (Web Account or Back Office User) and user_no, "
+                "optionally person_name, company and roles"
+            ) from None
         if not isinstance(actor.user_no, str) or not actor.user_no:
-            raise InvalidCommand(f"an actor needs a user no.: {data!r}")
+            raise InvalidCommand("an actor needs a user no. (user_no, a non-empty string)")
         return actor
 
 

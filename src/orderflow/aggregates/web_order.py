@@ -91,7 +91,7 @@ class WebOrder(WebOrderReads, Aggregate):
         at: datetime
 
         def apply(self, order: WebOrder) -> None:
-            draft = OrderDraft.from_dict(self.draft)
+            draft = OrderDraft.from_stored(self.draft)
             order._start(self, draft.customer_type, draft.sell_to_customer_no, draft.sell_to_customer_name, draft.order_date)
             order._draft = draft
             order._shipping = draft.shipping
@@ -292,9 +292,9 @@ class WebOrder(WebOrderReads, Aggregate):
         self._check_active()
         outcome = choice(AuthorizationResult, result, "authorization result")
         if not isinstance(transaction_id, str):
-            raise InvalidCommand(f"a transaction id is a string, not {transaction_id!r}")
+            raise InvalidCommand(f"a transaction id is a string, not a {type(transaction_id).__name__}")
         if not isinstance(amount, Decimal) or not amount.is_finite() or amount < 0:
-            raise InvalidCommand(f"a payment amount is a non-negative Decimal, not {amount!r}")
+            raise InvalidCommand("a payment amount is a finite, non-negative Decimal")
         self._payment_recorded(
             result=outcome.value, transaction_id=transaction_id, amount=money(amount), status_info=status_info, **stamp(actor, at)
         )
@@ -412,7 +412,7 @@ class WebOrder(WebOrderReads, Aggregate):
         self._check_progress(actor, "release a sales document")
         document = self._linked()
         if not isinstance(total, Decimal) or not total.is_finite():
-            raise InvalidCommand(f"a sales document total is a Decimal, not {total!r}")
+            raise InvalidCommand("a sales document total is a finite Decimal")
         document_total, web_total = money(total), self.current_total
         order = document.type is SalesDocumentType.ORDER
         status = WorkflowStatus.WAREHOUSE if order and not self._shipments.any else None

@@ -3,10 +3,23 @@
 A reader never raises on the first bad field: it records a named
 :class:`~orderflow.aggregates.errors.Problem` and goes on, so that a refused
 order lists all its reasons at once.
+
+A problem names the field and the rule, never the value: payloads carry
+personal data, and reasons are stored, shown and logged.
+
+Messages from Kafka were checked against their JSON Schema before they get
+here, so for them the type checks below never fail; they stay because the
+commands are also called directly (the CLI, tests, other adapters), and they
+are cheap: each section's fields are compiled once into a :class:`Fields`
+table of converters, and a well-typed value costs one ``type()`` comparison.
+What the schema cannot say (amounts that add up, line numbers that repeat,
+the business rules of a draft) is checked by the domain in any case.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
@@ -15,6 +28,64 @@ from typing import Any
 from orderflow.aggregates.errors import Problem
 
 Kind = type  # str, bool, int, Decimal, date, or a StrEnum subclass
+SAFE_KEY = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+
+
+class Bad(Exception):
+    """A value that is not of its field's kind: ``code`` and what was expected."""
+
+    def __init__(self, code: str, expected: str):
+        super().__init__(code)
+        self.code, self.expected = code, expected
+
+
+def field_name(key: Any) -> str:
+    """A payload key as a reason may show it: a short snake_case name, else ``*`` (it could be an e-mail address)."""
+    return key if isinstance(key, str) and SAFE_KEY.match(key) else "*"
+
+
+def converter(kind: Kind) -> Callable[[Any], Any]:
+    """A function from a raw wire value to a value of ``kind``; it raises :class:`Bad` for anything else."""
+    if isinstance(kind, type) and issubclass(kind, StrEnum):
+        members = kind._value2member_map_
+        allowed = ", ".join(repr(v.value) for v in kind)
+
+        def enum(raw: Any) -> Any:
+            try:
+                return members[raw]
+            except (KeyError, TypeError):
+                raise Bad("unknown_value", f"one of {allowed}") from None
+
+        return enum
+    if kind is Decimal:
+        return _decimal
+    if kind is date:
+        return _date
+    if kind is int:
+        # bool before int: a bool is an int in Python, but not on the wire.
+        def integer(raw: Any) -> Any:
+            if type(raw) is int or (isinstance(raw, int) and not isinstance(raw, bool)):
+                return raw
+            raise Bad("not_integer", "an integer")
+
+        return integer
+    code, expected = f"not_{kind.__name__}", f"a {kind.__name__}"
+
+    def plain(raw: Any) -> Any:
+        if type(raw) is kind or isinstance(raw, kind):
+            return raw
+        raise Bad(code, expected)
+
+    return plain
+
+
+class Fields:
+    """The fields of one wire section, compiled once: name -> (converter, default), and which are required."""
+
+    def __init__(self, spec: dict[str, tuple[Kind, Any]], required: tuple[str, ...] = ()):
+        self.spec = spec
+        self.required = frozenset(required)
+        self.table = [(name, kind is str, converter(kind), default, name in self.required) for name, (kind, default) in spec.items()]
 
 
 class Reader:
@@ -26,10 +97,8 @@ class Reader:
     def problem(self, code: str, detail: str) -> None:
         self.problems.append(Problem(code, detail))
 
-    def section(
-        self, data: Any, spec: dict[str, tuple[Kind, Any]], where: str, required: tuple[str, ...] = ()
-    ) -> dict[str, Any]:
-        """Read the fields of ``spec`` (name -> (kind, default)) from the object ``data``.
+    def section(self, data: Any, fields: Fields, where: str) -> dict[str, Any]:
+        """Read ``fields`` from the object ``data``.
 
         Unknown keys, missing required keys and values of the wrong kind are problems;
         a field with a problem gets its default.
@@ -39,67 +108,58 @@ class Reader:
         if not isinstance(data, dict):
             self.problem("not_object", f"{where} must be an object")
             data = {}
+        spec = fields.spec
         for key in data:
             if key not in spec:
-                self.problem("unknown_field", f"{where}.{key} is not a field")
+                self.problem("unknown_field", f"{where}.{field_name(key)} is not a field")
         values = {}
-        for name, (kind, default) in spec.items():
-            raw = data.get(name)
-            if raw is None or (raw == "" and kind is not str):
-                if name in required:
+        get = data.get
+        for name, is_text, convert, default, required in fields.table:
+            raw = get(name)
+            if raw is None or (raw == "" and not is_text):
+                if required:
                     self.problem("missing_field", f"{where}.{name} is required")
                 values[name] = default
-            else:
-                values[name] = self.value(raw, kind, f"{where}.{name}", default)
+                continue
+            try:
+                values[name] = convert(raw)
+            except Bad as bad:
+                self.problem(bad.code, f"{where}.{name} must be {bad.expected}")
+                values[name] = default
         return values
 
     def value(self, raw: Any, kind: Kind, where: str, default: Any) -> Any:
         """One value of the given kind, or ``default`` (with a problem) if it is not one."""
-        if issubclass(kind, StrEnum):
-            try:
-                return kind(raw)
-            except ValueError:
-                allowed = ", ".join(repr(v.value) for v in kind)
-                self.problem("unknown_value", f"{where} is {raw!r}; expected one of {allowed}")
-                return default
-        if kind is Decimal:
-            return self._decimal(raw, where, default)
-        if kind is date:
-            return self._date(raw, where, default)
-        # bool before int: a bool is an int in Python, but not on the wire.
-        if kind is int and (isinstance(raw, bool) or not isinstance(raw, int)):
-            self.problem("not_integer", f"{where} must be an integer")
-            return default
-        if not isinstance(raw, kind):
-            self.problem(f"not_{kind.__name__}", f"{where} must be a {kind.__name__}")
-            return default
-        return raw
-
-    def _decimal(self, raw: Any, where: str, default: Any) -> Any:
-        # Floats are refused: money and quantities travel as decimal strings.
-        if isinstance(raw, Decimal) or (isinstance(raw, int) and not isinstance(raw, bool)):
-            value = Decimal(raw)
-        elif isinstance(raw, str):
-            try:
-                value = Decimal(raw.strip())
-            except InvalidOperation:
-                value = Decimal("NaN")
-        else:
-            self.problem("not_decimal", f"{where} must be a decimal string")
-            return default
-        if not value.is_finite():
-            self.problem("not_decimal", f"{where} is {raw!r}, not a decimal number")
-            return default
-        return value
-
-    def _date(self, raw: Any, where: str, default: Any) -> Any:
-        if isinstance(raw, date):
-            return raw
         try:
-            return date.fromisoformat(raw)
-        except (TypeError, ValueError):
-            self.problem("not_date", f"{where} is {raw!r}, not an ISO 8601 date (YYYY-MM-DD)")
+            return converter(kind)(raw)
+        except Bad as bad:
+            self.problem(bad.code, f"{where} must be {bad.expected}")
             return default
+
+
+def _decimal(raw: Any) -> Decimal:
+    # Floats are refused: money and quantities travel as decimal strings.
+    if type(raw) is str:
+        try:
+            value = Decimal(raw.strip())
+        except InvalidOperation:
+            raise Bad("not_decimal", "a decimal number") from None
+    elif isinstance(raw, Decimal) or (isinstance(raw, int) and not isinstance(raw, bool)):
+        value = Decimal(raw)
+    else:
+        raise Bad("not_decimal", "a decimal string")
+    if not value.is_finite():
+        raise Bad("not_decimal", "a decimal number")
+    return value
+
+
+def _date(raw: Any) -> date:
+    if isinstance(raw, date):
+        return raw
+    try:
+        return date.fromisoformat(raw)
+    except (TypeError, ValueError):
+        raise Bad("not_date", "an ISO 8601 date (YYYY-MM-DD)") from None
 
 
 def storable(value: Any) -> Any:
