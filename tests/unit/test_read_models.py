@@ -300,10 +300,11 @@ def the_order_now(app: Orders, ref: str) -> dict[str, Any]:
 def reapply(app: Orders, db: Database, runner: ProjectionRunner, first: int, last: int) -> None:
     """Apply the events at positions ``first..last`` to every view again, as a crash before the position was saved would."""
     notifications = app.recorder.select_notifications(start=first, limit=last - first + 1)
+    runner.forget()  # a restarted process: no order followed yet
+    runner.apply(notifications, {view: first - 1 for view in runner.views})
     with db.transaction() as cursor:
         for view in runner.views:
-            for notification in notifications:
-                view.apply(cursor, app.mapper.to_domain_event(notification), notification.id)
+            view.flush(cursor)
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -317,6 +318,9 @@ def test_rebuilt_read_models_equal_the_live_ones_and_reapplied_events_change_not
             live = snapshot(app, db)
             first, last = (max(1, round(share * runner.head())) for share in replayed)
             reapply(app, db, runner, first, last)
+            assert snapshot(app, db) == live
+            runner.rewind(first - 1)  # the positions lost, the rows kept: every later batch applied again
+            runner.catch_up()
             assert snapshot(app, db) == live
             rebuild(app, db)
             assert snapshot(app, db) == live

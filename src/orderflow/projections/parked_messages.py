@@ -7,6 +7,7 @@ still wait, and the back office can see each one and why.
 
 from __future__ import annotations
 
+from itertools import groupby
 from typing import Any
 
 from orderflow.aggregates.inbox import ParkedMessages
@@ -19,6 +20,7 @@ class ParkedMessagesView(View):
 
     name = "parked_messages"
     tables = ("parked_messages",)
+    handles = (ParkedMessages.Parked, ParkedMessages.Released)
 
     def create_tables(self, cursor: Cursor) -> None:
         t = self.timestamp
@@ -29,21 +31,35 @@ class ParkedMessagesView(View):
                 parked_at {t} NOT NULL, released_at {t}, outcome TEXT, detail TEXT, position BIGINT NOT NULL)"""
         )
 
-    def apply(self, cursor: Cursor, event: Any, position: int) -> None:
+    def __init__(self, is_postgres: bool, suffix: str = ""):
+        super().__init__(is_postgres, suffix)
+        self._changes: list[tuple[str, list[Any]]] = []  # (statement, parameters), in event order
+
+    def apply(self, event: Any, position: int, aggregate: Any = None) -> None:
         table = self.table("parked_messages")
         if isinstance(event, ParkedMessages.Parked):
             m = event.message
-            cursor.execute(
+            self._changes.append((
                 f"INSERT INTO {table} (message_id, storefront_reference, message_type, topic, partition, record_offset, "
                 "reason, parked_at, position) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (message_id) DO NOTHING",
                 [m["message_id"], m["key"], m["message_type"], m["topic"], m["partition"], m["offset"], event.reason,
                  self.value(event.at), position],
-            )
-        elif isinstance(event, ParkedMessages.Released):
-            cursor.execute(
+            ))
+        else:
+            self._changes.append((
                 f"UPDATE {table} SET released_at = ?, outcome = ?, detail = ? WHERE message_id = ? AND released_at IS NULL",
                 [self.value(event.at), event.outcome, event.detail, event.message_id],
-            )
+            ))
+
+    def flush(self, cursor: Cursor) -> None:
+        # Parking and release depend on each other's order: the statements run in event order,
+        # each run of one kind as one executemany.
+        for statement, runs in groupby(self._changes, key=lambda change: change[0]):
+            cursor.executemany(statement, [parameters for _, parameters in runs])
+        self._changes = []
+
+    def forget(self) -> None:
+        self._changes = []
 
     def waiting(self, db: Database, limit: int = 100) -> list[dict[str, Any]]:
         """The messages still waiting for their order, oldest first."""

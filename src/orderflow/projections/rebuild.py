@@ -49,8 +49,8 @@ def rebuild(
     total = runner.head()
     while runner.run_once():
         if progress is not None:
-            progress(min(runner.position(view) for view in views), total)
-    positions = {view.name: runner.position(view) for view in views}
+            progress(min(runner.positions()), total)
+    positions = {view.name: position for view, position in zip(views, runner.positions())}
     with db.transaction() as cursor:
         for view in views:
             swap_in(cursor, view, db.is_postgres)
