@@ -52,31 +52,32 @@ class StatusHistoryView(FollowingView):
         )
 
     def flush(self, cursor: Cursor) -> None:
-        """Close what each new period ends, then insert the new periods, as one event at a time would.
+        """Close the periods the new ones end and insert the new ones, as one event at a time would.
 
-        Applied one by one, each new period closes the open periods opened before
-        it. So a stored open period is closed by the first new period opened after
-        it, and a new period by the next new one: each new period closes the open
-        periods between the previous new one and itself.
+        Applied one by one, each new period closes every open period opened
+        before it. So the batch's first new period of an order closes its stored
+        open periods (one UPDATE each), and each new period is inserted closed by
+        the next new one of its order; if it was stored already (a replay), it is
+        closed the same way, unless it was closed before.
         """
         table = self.table("status_history")
         closing, rows = [], []
         for periods in self._opened.values():
-            after = 0
-            for period, following in zip(periods, [*periods[1:], None]):
-                if period[OPENED] > 1:  # the period Placed opens (version 1) closes nothing
-                    closing.append([period[FROM_AT], period[ORDER_ID], after, period[OPENED]])
-                after = period[OPENED]
-                if following is not None:
-                    period[TO_AT] = following[FROM_AT]
-                rows.append(period)
+            first = periods[0]
+            if first[OPENED] > 1:  # the period Placed opens (version 1) has none before it
+                closing.append([first[FROM_AT], first[ORDER_ID], first[OPENED]])
+            for period, following in zip(periods, periods[1:]):
+                period[TO_AT] = following[FROM_AT]
+            rows.extend(periods)
         if closing:
             cursor.executemany(
-                f"UPDATE {table} SET to_at = ? "
-                "WHERE order_id = ? AND opened_version >= ? AND opened_version < ? AND to_at IS NULL",
-                closing,
+                f"UPDATE {table} SET to_at = ? WHERE order_id = ? AND opened_version < ? AND to_at IS NULL", closing
             )
-        self.insert_rows(cursor, table, COLUMNS, rows, "ON CONFLICT (order_id, opened_version) DO NOTHING")
+        self.insert_rows(
+            cursor, table, COLUMNS, rows,
+            f"ON CONFLICT (order_id, opened_version) DO UPDATE SET to_at = excluded.to_at "
+            f"WHERE {table}.to_at IS NULL AND excluded.to_at IS NOT NULL",
+        )
         self._opened.clear()
 
     def forget(self) -> None:
