@@ -32,7 +32,7 @@ def rebuild(
     db: Database,
     names: Sequence[str] | None = None,
     progress: Progress | None = None,
-    batch_size: int = 1000,
+    batch_size: int = 5000,
 ) -> dict[str, int]:
     """Rebuild the named views (all if ``names`` is None) and swap them in; return each one's position.
 
