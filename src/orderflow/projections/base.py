@@ -16,6 +16,9 @@ from typing import Any, ClassVar
 
 from orderflow.db import Cursor
 
+#: From how many rows a PostgreSQL batch goes through COPY rather than a pipelined INSERT per row.
+COPY_FROM = 20
+
 
 class View(ABC):
     """One read model. Subclasses declare tables and the events they take, and handle events.
@@ -90,15 +93,16 @@ class View(ABC):
     ) -> None:
         """``INSERT INTO table (columns) ... conflict`` for every row, in one go.
 
-        On PostgreSQL the rows are copied into a scratch table of this session
-        (emptied at commit) and inserted from there in one statement; on SQLite,
-        one prepared statement is run for each row. ``conflict`` is the
-        ``ON CONFLICT`` clause; the rows must not repeat a key if it updates.
+        On PostgreSQL many rows are copied into a scratch table of this session
+        (emptied at commit) and inserted from there in one statement; a few rows
+        (a live batch's), and every row on SQLite, by one prepared statement run
+        for each. ``conflict`` is the ``ON CONFLICT`` clause; the rows must not
+        repeat a key if it updates.
         """
         if not rows:
             return
         names = ", ".join(columns)
-        if not self.is_postgres:
+        if not self.is_postgres or len(rows) < COPY_FROM:
             marks = ", ".join("?" * len(columns))
             cursor.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks}) {conflict}", rows)
             return
