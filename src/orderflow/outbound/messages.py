@@ -294,13 +294,17 @@ _PLAIN = frozenset({str, int, bool, float, type(None)})
 def _wire(value: Any) -> Any:
     """``value`` with only msgpack/JSON types: decimals as strings, times ISO 8601 UTC, enums by value.
 
-    Called for every message of every event: plain values are passed over without a call.
+    Called for every message of every event: plain values are passed over without a call, and the
+    other common types are converted by their exact type before any ``isinstance``.
     """
     kind = type(value)
     if kind is dict:
         return {key: item if type(item) in _PLAIN else _wire(item) for key, item in value.items()}
     if kind is list or kind is tuple:
         return [item if type(item) in _PLAIN else _wire(item) for item in value]
+    convert = _CONVERT.get(kind)
+    if convert is not None:
+        return convert(value)
     if kind in _PLAIN or kind is _Wired:
         return value
     if isinstance(value, Enum):
@@ -326,3 +330,6 @@ class _Wired(dict):
 def _time(at: datetime) -> str:
     """``format_time``, remembered: the same few instants recur in every message about an order."""
     return format_time(at)
+
+
+_CONVERT = {Decimal: str, datetime: _time, date: str, UUID: str}
