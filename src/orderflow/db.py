@@ -89,3 +89,9 @@ class _PostgresCursor:
 
     def fetchone(self) -> tuple[Any, ...] | None:
         return self._cursor.fetchone()
+
+    def copy_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        """Append ``rows`` to ``table`` with ``COPY``: the fastest way PostgreSQL takes many rows."""
+        with self._cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)

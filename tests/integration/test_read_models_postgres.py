@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import time
+import uuid
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from orderflow.projections.rebuild import rebuild
-from tests.unit.test_read_models import open_store, realistic_history, snapshot
+from tests.unit.test_read_models import drive, histories, open_store, realistic_history, reapply, snapshot
 
 BATCHES = 100  # 300 orders, about 1,900 events
 
@@ -47,3 +50,27 @@ def test_rebuild_rate_on_postgres_is_measured(store, capsys):
         print(f"\nrebuild of {len(positions)} read models: {events} events in {elapsed:.2f} s, "
               f"{events / elapsed:,.0f} events/s (each view applies every event)")
     assert events == runner.head()
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(steps=histories(), replayed=st.tuples(st.floats(0, 1), st.floats(0, 1)).map(sorted))
+def test_on_postgres_rebuilt_read_models_equal_the_live_ones_and_reapplied_events_change_nothing(
+    postgres_server, steps, replayed
+):
+    url = postgres_server.create_database(f"prop_{uuid.uuid4().hex[:12]}")
+    app, db, runner = open_store(url, batch_size=4)
+    try:
+        drive(app, steps, lambda ref, when: runner.run_once())
+        runner.catch_up()
+        live = snapshot(app, db)
+        first, last = (max(1, round(share * runner.head())) for share in replayed)
+        reapply(app, db, runner, first, last)
+        assert snapshot(app, db) == live
+        runner.rewind(first - 1)
+        runner.catch_up()
+        assert snapshot(app, db) == live
+        rebuild(app, db)
+        assert snapshot(app, db) == live
+    finally:
+        db.close()
+        app.close()

@@ -297,3 +297,34 @@ def test_rewinding_publishes_the_whole_history_again_with_the_same_ids(publishin
     publisher.rewind(0)
     publisher.catch_up()
     assert producer.sent[len(first):] == first
+
+
+def test_wire_form_converts_every_kind_of_value_and_keeps_how_a_decimal_was_written() -> None:
+    from datetime import date, datetime, timedelta, timezone
+    from enum import Enum, StrEnum
+    from uuid import UUID
+
+    from orderflow.outbound.messages import _wire
+
+    class Colour(StrEnum):
+        RED = "red"
+
+    class Size(Enum):
+        BIG = 3
+
+    order_id = UUID("04facfe8-e564-5b3a-ae2b-9c27743f6fa0")
+    berlin = timezone(timedelta(hours=1))
+    value = {
+        "plain": ["a", 1, 2.5, True, None],
+        "money": (Decimal("1.0"), Decimal("1"), Decimal("-0.50")),
+        "enums": [Colour.RED, Size.BIG],
+        "times": {"at": datetime(2024, 3, 1, 10, 0, tzinfo=berlin), "on": date(2024, 3, 1)},
+        "id": order_id,
+    }
+    assert _wire(value) == {
+        "plain": ["a", 1, 2.5, True, None],
+        "money": ["1.0", "1", "-0.50"],
+        "enums": ["red", 3],
+        "times": {"at": "2024-03-01T09:00:00Z", "on": "2024-03-01"},
+        "id": str(order_id),
+    }

@@ -23,7 +23,7 @@ def placed(reference: str, quantity: str = "2") -> dict:
 def engine(tmp_path):
     url = f"sqlite:///{tmp_path}/orderflow.db"
     app, db = Orders(url), Database(url)
-    runner = ProjectionRunner(app, db, [WebOrdersView(db.is_postgres, app)])
+    runner = ProjectionRunner(app, db, [WebOrdersView(db.is_postgres)])
     yield app, db, runner
     db.close()
     app.close()

@@ -22,6 +22,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
+from functools import lru_cache
 from typing import Any
 from urllib.parse import quote
 from uuid import NAMESPACE_URL, UUID, uuid5
@@ -139,14 +140,34 @@ def sync_payload(event: Any, order: WebOrder) -> Json:
 
 
 def _version(version: Version) -> Json:
-    return {
-        "number": version.number,
-        "kind": version.kind,
-        "source": version.source,
-        "made_at": version.made_at,
-        "lines": [line.to_dict() for line in version.lines],
-        "total": version.total,
-    }
+    """A version in wire form, built once per version object.
+
+    A version never changes once made and is in every later sync message of its
+    order. Remembered by identity, not equality: equal decimals may be written
+    differently ("1" and "1.0"), and the payload keeps the writing it was given.
+    """
+    known = _VERSIONS.get(id(version))
+    if known is not None and known[0] is version:
+        return known[1]
+    wired = _Wired(
+        _wire(
+            {
+                "number": version.number,
+                "kind": version.kind,
+                "source": version.source,
+                "made_at": version.made_at,
+                "lines": [line.to_dict() for line in version.lines],
+                "total": version.total,
+            }
+        )
+    )
+    if len(_VERSIONS) >= 10_000:
+        _VERSIONS.clear()
+    _VERSIONS[id(version)] = (version, wired)
+    return wired
+
+
+_VERSIONS: dict[int, tuple[Version, Json]] = {}
 
 
 # -- notifications -------------------------------------------------------------------------------
@@ -267,18 +288,48 @@ DETAILS = {
 }
 
 
+_PLAIN = frozenset({str, int, bool, float, type(None)})
+
+
 def _wire(value: Any) -> Any:
-    """``value`` with only msgpack/JSON types: decimals as strings, times ISO 8601 UTC, enums by value."""
-    if isinstance(value, dict):
-        return {key: _wire(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_wire(item) for item in value]
+    """``value`` with only msgpack/JSON types: decimals as strings, times ISO 8601 UTC, enums by value.
+
+    Called for every message of every event: plain values are passed over without a call, and the
+    other common types are converted by their exact type before any ``isinstance``.
+    """
+    kind = type(value)
+    if kind is dict:
+        return {key: item if type(item) in _PLAIN else _wire(item) for key, item in value.items()}
+    if kind is list or kind is tuple:
+        return [item if type(item) in _PLAIN else _wire(item) for item in value]
+    convert = _CONVERT.get(kind)
+    if convert is not None:
+        return convert(value)
+    if kind in _PLAIN or kind is _Wired:
+        return value
     if isinstance(value, Enum):
         return value.value
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, datetime):
-        return format_time(value)
+        return _time(value)
     if isinstance(value, (date, UUID)):
         return str(value)
+    if isinstance(value, dict):
+        return {key: _wire(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_wire(item) for item in value]
     return value
+
+
+class _Wired(dict):
+    """A payload part already in wire types (``_wire`` passes it as it is)."""
+
+
+@lru_cache(maxsize=4096)
+def _time(at: datetime) -> str:
+    """``format_time``, remembered: the same few instants recur in every message about an order."""
+    return format_time(at)
+
+
+_CONVERT = {Decimal: str, datetime: _time, date: str, UUID: str}

@@ -2,9 +2,10 @@
 
 Each outbound topic is a :class:`~orderflow.projections.base.View` whose "rows"
 are Kafka messages: ``apply`` builds the messages of one event and keeps them;
-at the end of the batch, before the runner records the position, they are
-sent, flushed, and every send is checked. So a batch's position is recorded
-only once the broker has acknowledged all of its messages. A crash between the
+at the end of the batch both topics' messages are handed to the one producer,
+flushed once, and every send is checked before the runner records the
+positions. So a batch's position is recorded only once the broker has
+acknowledged all of its messages. A crash between the
 acknowledgement and the position commit sends that batch again, with the same
 message ids: at least once on the wire, exactly once per message id.
 """
@@ -22,7 +23,6 @@ from orderflow.application import Orders
 from orderflow.db import Cursor, Database
 from orderflow.outbound.messages import DEFAULT_ORDER_URL_TEMPLATE, notification_messages, storefront_sync_messages
 from orderflow.projections.base import View
-from orderflow.projections.follow import AggregateFollower
 from orderflow.projections.runner import ProjectionRunner
 from orderflow.settings import Topics
 from orderflow.wire import Envelope
@@ -43,11 +43,12 @@ class OutboundView(View):
     """One outbound topic: the messages ``build(event, order)`` gives for each web order event."""
 
     tables = ()
+    handles = (WebOrder.Event,)
+    follows = (WebOrder.Event,)
 
     def __init__(
         self,
         name: str,
-        app: Orders,
         producer: KafkaProducer,
         topic: str,
         build: Callable[[Any, WebOrder], list[Envelope]],
@@ -58,35 +59,40 @@ class OutboundView(View):
         self.topic = topic
         self.producer = producer
         self.build = build
-        self.follower = AggregateFollower(app)
         self._pending: list[Envelope] = []
+        self._futures: list[Any] = []
 
     def create_tables(self, cursor: Cursor) -> None:
         """An outbound view has no tables: its position row is all it keeps."""
 
-    def apply(self, cursor: Cursor, event: Any, position: int) -> None:
-        if isinstance(event, WebOrder.Event):
-            self._pending.extend(self.build(event, self.follower.advance(event)))
+    def apply(self, event: Any, position: int, aggregate: Any = None) -> None:
+        # Built now: the message describes the order as this event left it.
+        self._pending.extend(self.build(event, aggregate))
+
+    def flush(self, cursor: Cursor) -> None:
+        """Hand the batch's messages to the producer, which sends them in batches of its own."""
+        send, topic = self.producer.send, self.topic
+        self._futures = [
+            send(topic, key=e.key.encode(), value=e.value(), headers=e.headers()) for e in self._pending
+        ]
+        self._pending = []
 
     def before_commit(self, cursor: Cursor) -> None:
-        """Send the batch's messages and wait until the broker acknowledged every one.
+        """Wait until the broker acknowledged every message of the batch.
 
         Raises the producer's error if any send failed: the runner then rolls
         back, records no position, and the next run sends the batch again.
         """
-        futures = [
-            self.producer.send(self.topic, key=e.key.encode(), value=e.value(), headers=e.headers())
-            for e in self._pending
-        ]
-        self.producer.flush(timeout=SEND_TIMEOUT)
+        futures, self._futures = self._futures, []
+        if not futures:
+            return
+        self.producer.flush(timeout=SEND_TIMEOUT)  # a no-op for the second topic: one producer, one flush
         for future in futures:
             future.get(timeout=SEND_TIMEOUT)
-        log.info("outbound batch published", topic=self.topic, messages=len(self._pending))
-        self._pending = []
+        log.info("outbound batch published", topic=self.topic, messages=len(futures))
 
     def forget(self) -> None:
-        self._pending = []
-        self.follower.forget()
+        self._pending, self._futures = [], []
 
 
 class OutboundPublisher(ProjectionRunner):
@@ -106,9 +112,9 @@ class OutboundPublisher(ProjectionRunner):
         batch_size: int = 500,
     ):
         views = [
-            OutboundView("outbound:storefront_sync", app, producer, topics.storefront_sync, storefront_sync_messages),
+            OutboundView("outbound:storefront_sync", producer, topics.storefront_sync, storefront_sync_messages),
             OutboundView(
-                "outbound:notifications", app, producer, topics.notifications,
+                "outbound:notifications", producer, topics.notifications,
                 lambda event, order: notification_messages(event, order, order_url_template),
             ),
         ]

@@ -1,15 +1,27 @@
-"""What every read model has: its tables, and how one event changes their rows."""
+"""What every read model has: its tables, what one event changes, and how a batch of changes is written.
+
+A view is fed a batch of events by :class:`~orderflow.projections.runner.ProjectionRunner`.
+``apply`` only takes note, in memory, of what an event changes; ``flush`` writes a
+whole batch's changes with a few statements per table (``COPY`` into a scratch
+table on PostgreSQL, ``executemany`` on SQLite), inside the transaction that also
+records the view's position. Reading the event store and following the orders
+happen before that transaction opens, so it stays short.
+"""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from orderflow.db import Cursor
 
+#: From how many rows a PostgreSQL batch goes through COPY rather than a pipelined INSERT per row.
+COPY_FROM = 20
+
 
 class View(ABC):
-    """One read model. Subclasses declare tables and handle events.
+    """One read model. Subclasses declare tables and the events they take, and handle events.
 
     ``suffix`` lets a rebuild write into fresh tables (``web_orders__new``)
     while readers keep using the live ones.
@@ -17,6 +29,10 @@ class View(ABC):
 
     name: ClassVar[str]
     tables: ClassVar[tuple[str, ...]]
+    #: The event classes ``apply`` looks at; the runner does not even decode the others for this view.
+    handles: ClassVar[tuple[type, ...]] = ()
+    #: The event classes for which ``apply`` needs the aggregate as the event left it.
+    follows: ClassVar[tuple[type, ...]] = ()
 
     def __init__(self, is_postgres: bool, suffix: str = ""):
         self.is_postgres = is_postgres
@@ -43,14 +59,26 @@ class View(ABC):
             cursor.execute(f"DROP TABLE IF EXISTS {self.table(base)}")
 
     @abstractmethod
-    def apply(self, cursor: Cursor, event: Any, position: int) -> None:
-        """Change this view's rows for one domain event at ``position`` in the event log."""
+    def apply(self, event: Any, position: int, aggregate: Any = None) -> None:
+        """Take note of what one domain event at ``position`` changes; nothing is written yet.
+
+        ``aggregate`` is the event's aggregate right after it, for the event classes in
+        ``follows`` (None otherwise). It is advanced further by later events of the same
+        batch: read from it now what the rows need, or keep it only to read its final state.
+        """
+
+    @abstractmethod
+    def flush(self, cursor: Cursor) -> None:
+        """Write every change noted since the last flush, inside ``cursor``'s transaction, and forget them.
+
+        Applying a batch again (a replay, a duplicate) must change nothing.
+        """
 
     def before_commit(self, cursor: Cursor) -> None:
-        """Called after a batch's last ``apply``, before its position is recorded; raising rolls it back."""
+        """Called after every view of the batch flushed, before the positions are recorded; raising rolls back."""
 
     def forget(self) -> None:
-        """Drop in-memory state after a failed transaction (the rows it described were rolled back)."""
+        """Drop what was noted but not written (after a failed transaction, it was rolled back)."""
 
     def value(self, value: Any) -> Any:
         """A Python value as this database stores it (SQLite keeps decimals and times as text)."""
@@ -59,3 +87,29 @@ class View(ABC):
         if hasattr(value, "isoformat"):
             return value.isoformat()
         return str(value)
+
+    def insert_rows(
+        self, cursor: Cursor, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], conflict: str
+    ) -> None:
+        """``INSERT INTO table (columns) ... conflict`` for every row, in one go.
+
+        On PostgreSQL many rows are copied into a scratch table of this session
+        (emptied at commit) and inserted from there in one statement; a few rows
+        (a live batch's), and every row on SQLite, by one prepared statement run
+        for each. ``conflict`` is the ``ON CONFLICT`` clause; the rows must not
+        repeat a key if it updates.
+        """
+        if not rows:
+            return
+        names = ", ".join(columns)
+        if not self.is_postgres or len(rows) < COPY_FROM:
+            marks = ", ".join("?" * len(columns))
+            cursor.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks}) {conflict}", rows)
+            return
+        scratch = f"{table}__batch"
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE IF NOT EXISTS {scratch} ON COMMIT DELETE ROWS "
+            f"AS SELECT {names} FROM {table} WITH NO DATA"
+        )
+        cursor.copy_rows(scratch, columns, rows)  # type: ignore[attr-defined]
+        cursor.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM {scratch} {conflict}")

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from orderflow.application import Orders
+from typing import Any
+
 from orderflow.projections.base import View
 from orderflow.projections.error_journal import ErrorJournalView
 from orderflow.projections.event_log import EventLogView
@@ -12,13 +13,16 @@ from orderflow.projections.web_order_versions import WebOrderVersionsView
 from orderflow.projections.web_orders import WebOrdersView
 
 
-def all_views(is_postgres: bool, app: Orders, suffix: str = "") -> list[View]:
-    """One instance of every view (``web_orders`` first), writing to tables named with ``suffix``."""
+def all_views(is_postgres: bool, app: Any = None, suffix: str = "") -> list[View]:
+    """One instance of every view (``web_orders`` first), writing to tables named with ``suffix``.
+
+    ``app`` is not needed any more (the runner follows the orders for all views); callers may still pass it.
+    """
     return [
-        WebOrdersView(is_postgres, app, suffix),
-        WebOrderVersionsView(is_postgres, app, suffix),
-        EventLogView(is_postgres, app, suffix),
-        StatusHistoryView(is_postgres, app, suffix),
+        WebOrdersView(is_postgres, suffix),
+        WebOrderVersionsView(is_postgres, suffix),
+        EventLogView(is_postgres, suffix),
+        StatusHistoryView(is_postgres, suffix),
         ErrorJournalView(is_postgres, suffix),
         ParkedMessagesView(is_postgres, suffix),
     ]

@@ -25,6 +25,7 @@ class ErrorJournalView(View):
 
     name = "error_journal"
     tables = ("error_journal",)
+    handles = (RejectedMessage.Rejected,)
 
     def create_tables(self, cursor: Cursor) -> None:
         cursor.execute(
@@ -34,15 +35,22 @@ class ErrorJournalView(View):
                 rejected_at {self.timestamp} NOT NULL, value_b64 TEXT NOT NULL, position BIGINT NOT NULL)"""
         )
 
-    def apply(self, cursor: Cursor, event: Any, position: int) -> None:
-        if not isinstance(event, RejectedMessage.Rejected):
-            return
-        cursor.execute(
-            f"INSERT INTO {self.table('error_journal')} ({', '.join(COLUMNS)}) "
-            f"VALUES ({', '.join('?' * len(COLUMNS))}) ON CONFLICT (id) DO NOTHING",
+    def __init__(self, is_postgres: bool, suffix: str = ""):
+        super().__init__(is_postgres, suffix)
+        self._rows: list[list[Any]] = []
+
+    def apply(self, event: Any, position: int, aggregate: Any = None) -> None:
+        self._rows.append(
             [str(event.originator_id), event.topic, event.partition, event.offset, event.key, event.message_id,
-             event.message_type, event.reason, event.error, self.value(event.at), event.value_b64, position],
+             event.message_type, event.reason, event.error, self.value(event.at), event.value_b64, position]
         )
+
+    def flush(self, cursor: Cursor) -> None:
+        self.insert_rows(cursor, self.table("error_journal"), COLUMNS, self._rows, "ON CONFLICT (id) DO NOTHING")
+        self._rows = []
+
+    def forget(self) -> None:
+        self._rows = []
 
     def recent(self, db: Database, limit: int = 50) -> list[dict[str, Any]]:
         """The newest rejections first, with where they came from and why."""

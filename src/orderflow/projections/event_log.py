@@ -41,23 +41,31 @@ class EventLogView(FollowingView):
                 PRIMARY KEY (order_id, event_version))"""
         )
 
-    def apply(self, cursor: Cursor, event: Any, position: int) -> None:
+    def __init__(self, is_postgres: bool, suffix: str = ""):
+        super().__init__(is_postgres, suffix)
+        self._rows: list[list[Any]] = []
+
+    def apply(self, event: Any, position: int, aggregate: Any = None) -> None:
         entry = event_log_entry(event)
         if entry is None:
             return
-        order = self.follower.advance(event)
         row = {
             "order_id": str(event.originator_id),
             "event_version": event.originator_version,
             "position": position,
-            "web_order_no": order.web_order_no,
-            "storefront_reference": order.storefront_reference,
-            "order_version": len(order.versions) or None,
+            "web_order_no": aggregate.web_order_no,
+            "storefront_reference": aggregate.storefront_reference,
+            "order_version": len(aggregate.versions) or None,
             "event_name": type(event).__name__,
             **entry,
         }
-        cursor.execute(
-            f"INSERT INTO {self.table('event_log')} ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))}) "
-            "ON CONFLICT (order_id, event_version) DO NOTHING",
-            [self.value(row[c]) for c in COLUMNS],
+        self._rows.append([self.value(row[c]) for c in COLUMNS])
+
+    def flush(self, cursor: Cursor) -> None:
+        self.insert_rows(
+            cursor, self.table("event_log"), COLUMNS, self._rows, "ON CONFLICT (order_id, event_version) DO NOTHING"
         )
+        self._rows = []
+
+    def forget(self) -> None:
+        self._rows = []

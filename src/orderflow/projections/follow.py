@@ -1,10 +1,12 @@
 """Web orders as they stand after each event, for views that read the aggregate's own API.
 
 A view that summarises an order (its list row, its versions) should not re-derive
-the domain's rules; it advances a copy of the aggregate by the very event it
-handles and reads the result. Copies stay in a bounded cache; a miss (a cold
-start, a rebuild, an evicted order) loads the aggregate as of the previous
-version from the event store.
+the domain's rules; it reads a copy of the aggregate advanced by the very event it
+handles. The runner keeps one :class:`AggregateFollower` for all its views, so each
+event is applied to one copy once, however many views read it. Copies stay in a
+bounded cache; a miss (a cold start, an evicted order) loads the aggregate as of
+the previous version from the event store, so a rebuild from position 0 never
+reads the store for an order it follows from its first event.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from collections import OrderedDict
 from typing import Any
 from uuid import UUID
 
+from orderflow.aggregates.web_order import WebOrder
 from orderflow.application import Orders
 from orderflow.projections.base import View
 
@@ -26,7 +29,7 @@ class AggregateFollower:
         self._cache: OrderedDict[UUID, Any] = OrderedDict()
 
     def advance(self, event: Any) -> Any:
-        """The aggregate right after ``event``."""
+        """The aggregate right after ``event`` (the same object is advanced in place by its next event)."""
         aggregate = self._cache.pop(event.originator_id, None)
         if aggregate is None or aggregate.version != event.originator_version - 1:
             aggregate = (
@@ -46,11 +49,7 @@ class AggregateFollower:
 
 
 class FollowingView(View):
-    """A view that reads each order through an :class:`AggregateFollower` of its own."""
+    """A view of web orders that reads each order as the event it handles left it."""
 
-    def __init__(self, is_postgres: bool, app: Orders, suffix: str = ""):
-        super().__init__(is_postgres, suffix)
-        self.follower = AggregateFollower(app)
-
-    def forget(self) -> None:
-        self.follower.forget()
+    handles = (WebOrder.Event,)
+    follows = (WebOrder.Event,)

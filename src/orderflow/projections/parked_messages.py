@@ -8,6 +8,7 @@ each one, why, and until when (in event time).
 
 from __future__ import annotations
 
+from itertools import groupby
 from typing import Any
 
 from orderflow.aggregates.inbox import ParkingLot
@@ -20,6 +21,7 @@ class ParkedMessagesView(View):
 
     name = "parked_messages"
     tables = ("parked_messages",)
+    handles = (ParkingLot.Parked, ParkingLot.Released)
 
     def create_tables(self, cursor: Cursor) -> None:
         t = self.timestamp
@@ -30,22 +32,36 @@ class ParkedMessagesView(View):
                 deadline {t} NOT NULL, parked_at {t} NOT NULL, released_at {t}, outcome TEXT, detail TEXT, position BIGINT NOT NULL)"""
         )
 
-    def apply(self, cursor: Cursor, event: Any, position: int) -> None:
+    def __init__(self, is_postgres: bool, suffix: str = ""):
+        super().__init__(is_postgres, suffix)
+        self._changes: list[tuple[str, list[Any]]] = []  # (statement, parameters), in event order
+
+    def apply(self, event: Any, position: int, aggregate: Any = None) -> None:
         table = self.table("parked_messages")
         if isinstance(event, ParkingLot.Parked):
             m = event.message
-            cursor.execute(
+            self._changes.append((
                 f"INSERT INTO {table} (message_id, storefront_reference, message_type, topic, partition, record_offset, "
                 "reason, deadline, parked_at, position) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (message_id) DO NOTHING",
                 [m["message_id"], m["key"], m["message_type"], m["topic"], m["partition"], m["offset"], event.reason,
                  self.value(event.deadline), self.value(event.at), position],
-            )
-        elif isinstance(event, ParkingLot.Released):
-            cursor.execute(
+            ))
+        else:
+            self._changes.append((
                 f"UPDATE {table} SET released_at = ?, outcome = ?, detail = ? WHERE message_id = ? AND released_at IS NULL",
                 [self.value(event.at), event.outcome, event.detail, event.message_id],
-            )
+            ))
+
+    def flush(self, cursor: Cursor) -> None:
+        # Parking and release depend on each other's order: the statements run in event order,
+        # each run of one kind as one executemany.
+        for statement, runs in groupby(self._changes, key=lambda change: change[0]):
+            cursor.executemany(statement, [parameters for _, parameters in runs])
+        self._changes = []
+
+    def forget(self) -> None:
+        self._changes = []
 
     def waiting(self, db: Database, limit: int = 100) -> list[dict[str, Any]]:
         """The messages still waiting for their order, oldest first, each with why and until when."""

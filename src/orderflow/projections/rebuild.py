@@ -32,7 +32,7 @@ def rebuild(
     db: Database,
     names: Sequence[str] | None = None,
     progress: Progress | None = None,
-    batch_size: int = 1000,
+    batch_size: int = 5000,
 ) -> dict[str, int]:
     """Rebuild the named views (all if ``names`` is None) and swap them in; return each one's position.
 
@@ -49,8 +49,8 @@ def rebuild(
     total = runner.head()
     while runner.run_once():
         if progress is not None:
-            progress(min(runner.position(view) for view in views), total)
-    positions = {view.name: runner.position(view) for view in views}
+            progress(min(runner.positions()), total)
+    positions = {view.name: position for view, position in zip(views, runner.positions())}
     with db.transaction() as cursor:
         for view in views:
             swap_in(cursor, view, db.is_postgres)

@@ -1,6 +1,6 @@
 """Keeps read models caught up with the event store, in batches.
 
-Each batch of events and the view's new position are written in one
+Each batch of events and the views' new positions are written in one
 transaction, so a crash or a second run never applies an event twice. Events
 are read by position from the application's notification log, which works the
 same on SQLite and PostgreSQL (PostgreSQL's writers are serialised by the
@@ -13,10 +13,13 @@ import threading
 from collections.abc import Sequence
 
 import structlog
+from eventsourcing.persistence import Notification
+from eventsourcing.utils import resolve_topic
 
 from orderflow.application import Orders
 from orderflow.db import Cursor, Database
 from orderflow.projections.base import View
+from orderflow.projections.follow import AggregateFollower
 
 log = structlog.get_logger("orderflow.projections")
 
@@ -24,13 +27,22 @@ TRACKING_DDL = "CREATE TABLE IF NOT EXISTS projection_tracking (name TEXT PRIMAR
 
 
 class ProjectionRunner:
-    """Runs a set of views against one application's events."""
+    """Runs a set of views against one application's events.
+
+    A batch is one page of notifications, read once for every view that is
+    behind: each event is decoded once (only if some view takes its class),
+    its order advanced once by one :class:`AggregateFollower` shared by the
+    views that follow orders, and handed to each view; then every view writes
+    its batch, and records its new position, in one transaction.
+    """
 
     def __init__(self, app: Orders, db: Database, views: Sequence[View], batch_size: int = 1000):
         self.app = app
         self.db = db
         self.views = list(views)
         self.batch_size = batch_size
+        self.follower = AggregateFollower(app)
+        self._routes: dict[str, tuple[list[View], bool]] = {}
         with db.transaction() as cursor:
             cursor.execute(TRACKING_DDL)
             for view in self.views:
@@ -40,6 +52,15 @@ class ProjectionRunner:
         """The position of the last event applied to ``view`` (0 before any)."""
         rows = self.db.query("SELECT position FROM projection_tracking WHERE name = ?", (self.tracking_name(view),))
         return rows[0][0] if rows else 0
+
+    def positions(self) -> list[int]:
+        """The position of every view, in the order of ``views``, in one query."""
+        names = [self.tracking_name(view) for view in self.views]
+        rows = self.db.query(
+            f"SELECT name, position FROM projection_tracking WHERE name IN ({', '.join('?' * len(names))})", names
+        )
+        found = dict(rows)
+        return [found.get(name, 0) for name in names]
 
     @staticmethod
     def tracking_name(view: View) -> str:
@@ -52,17 +73,32 @@ class ProjectionRunner:
     def lag(self) -> dict[str, int]:
         """How many events each view is behind the store."""
         head = self.head()
-        return {view.name: head - self.position(view) for view in self.views}
+        return {view.name: head - position for view, position in zip(self.views, self.positions())}
 
     def run_once(self) -> int:
-        """Apply at most one batch to every view; return how many events were applied."""
-        applied = 0
-        for view in self.views:
-            applied += self._catch_up_batch(view)
-        return applied
+        """Apply at most one batch to every view that is behind; return how many events the batch had."""
+        positions = self.positions()
+        start = min(positions) + 1
+        notifications = self.app.recorder.select_notifications(start=start, limit=self.batch_size)
+        if not notifications:
+            return 0
+        last = notifications[-1].id
+        behind = {view: position for view, position in zip(self.views, positions) if position < last}
+        try:
+            self.apply(notifications, behind)
+            with self.db.transaction() as cursor:
+                self._write(cursor, list(behind), last)
+        except BaseException:
+            self.forget()
+            raise
+        log.info(
+            "projection batch applied", views=[self.tracking_name(view) for view in behind], events=len(notifications),
+            first_position=notifications[0].id, last_position=last,
+        )
+        return len(notifications)
 
     def catch_up(self) -> int:
-        """Apply batches until every view is at the head of the store."""
+        """Apply batches until every view is at the head of the store; return how many events were read."""
         total = 0
         while (applied := self.run_once()) > 0:
             total += applied
@@ -74,32 +110,54 @@ class ProjectionRunner:
             if self.run_once() == 0:
                 stop.wait(idle_sleep)
 
-    def _catch_up_batch(self, view: View) -> int:
-        start = self.position(view) + 1
-        notifications = self.app.recorder.select_notifications(start=start, limit=self.batch_size)
-        if not notifications:
-            return 0
-        try:
-            with self.db.transaction() as cursor:
-                for notification in notifications:
-                    view.apply(cursor, self.app.mapper.to_domain_event(notification), notification.id)
-                view.before_commit(cursor)
-                self._record_position(cursor, view, notifications[-1].id)
-        except BaseException:
+    def apply(self, notifications: Sequence[Notification], behind: dict[View, int]) -> None:
+        """Hand each event to the views of ``behind`` that take it and are behind it (``behind``: view -> position).
+
+        Nothing is written: each view's ``flush`` writes what it noted.
+        """
+        # The usual case: every view behind, at the same position.
+        level = len(behind) == len(self.views) and len(set(behind.values())) == 1
+        for notification in notifications:
+            views, follow = self._route(notification.topic)
+            if not level:
+                views = [view for view in views if behind.get(view, notification.id) < notification.id]
+            if not views:
+                continue
+            event = self.app.mapper.to_domain_event(notification)
+            aggregate = self.follower.advance(event) if follow else None
+            for view in views:
+                view.apply(event, notification.id, aggregate)
+
+    def _route(self, topic: str) -> tuple[list[View], bool]:
+        """The views that take events of ``topic``, and whether any of them follows its aggregate."""
+        route = self._routes.get(topic)
+        if route is None:
+            cls = resolve_topic(topic)
+            views = [view for view in self.views if issubclass(cls, view.handles)]
+            route = self._routes[topic] = (views, any(issubclass(cls, view.follows) for view in views))
+        return route
+
+    def _write(self, cursor: Cursor, views: list[View], position: int) -> None:
+        """Write the batch of every view, then record that each one reached ``position``."""
+        for view in views:
+            view.flush(cursor)
+        for view in views:
+            view.before_commit(cursor)
+        for view in views:
+            self._record_position(cursor, view, position)
+
+    def forget(self) -> None:
+        """Drop what the views noted and the orders followed (after a failed batch)."""
+        for view in self.views:
             view.forget()
-            raise
-        log.info(
-            "projection batch applied", view=view.name + view.suffix, events=len(notifications),
-            first_position=notifications[0].id, last_position=notifications[-1].id,
-        )
-        return len(notifications)
+        self.follower.forget()
 
     def rewind(self, position: int = 0) -> None:
         """Make every view apply again everything after ``position`` (0: the whole history)."""
         with self.db.transaction() as cursor:
             for view in self.views:
                 self._record_position(cursor, view, position)
-                view.forget()
+        self.forget()
         log.info("projections rewound", views=[v.name for v in self.views], position=position)
 
     def _record_position(self, cursor: Cursor, view: View, position: int) -> None:

@@ -17,6 +17,10 @@ LINE_COLUMNS = (
     "line_no", "type", "no", "variant_code", "description", "description_2", "quantity", "unit_of_measure_code",
     "unit_price", "line_discount_pct", "line_amount", "prebook",
 )
+VERSION_COLUMNS = (
+    "order_id", "web_order_no", "storefront_reference", "version_no", "kind", "source", "created_at", "total",
+    "line_count", "position",
+)
 MAKES_A_VERSION = (WebOrder.Placed, WebOrder.RefreshedFromSalesDocument)
 
 
@@ -46,27 +50,35 @@ class WebOrderVersionsView(FollowingView):
                 prebook BOOLEAN NOT NULL, PRIMARY KEY (order_id, version_no, line_no))"""
         )
 
-    def apply(self, cursor: Cursor, event: Any, position: int) -> None:
-        if not isinstance(event, WebOrder.Event):
-            return
-        order = self.follower.advance(event)
+    def __init__(self, is_postgres: bool, suffix: str = ""):
+        super().__init__(is_postgres, suffix)
+        self._versions: list[list[Any]] = []
+        self._lines: list[list[Any]] = []
+
+    def apply(self, event: Any, position: int, aggregate: Any = None) -> None:
         if not isinstance(event, MAKES_A_VERSION):
             return
-        version = order.versions[-1]
-        order_id = str(event.originator_id)
-        cursor.execute(
-            f"INSERT INTO {self.table('web_order_versions')} (order_id, web_order_no, storefront_reference, version_no, "
-            "kind, source, created_at, total, line_count, position) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        version = aggregate.versions[-1]
+        order_id, web_order_no = str(event.originator_id), aggregate.web_order_no
+        self._versions.append(
+            [order_id, web_order_no, aggregate.storefront_reference, version.number, str(version.kind), version.source,
+             self.value(version.made_at), self.value(version.total), len(version.lines), position]
+        )
+        self._lines.extend([order_id, web_order_no, version.number, *self._line(line)] for line in version.lines)
+
+    def flush(self, cursor: Cursor) -> None:
+        self.insert_rows(
+            cursor, self.table("web_order_versions"), VERSION_COLUMNS, self._versions,
             "ON CONFLICT (order_id, version_no) DO NOTHING",
-            [order_id, order.web_order_no, order.storefront_reference, version.number, str(version.kind),
-             version.source, self.value(version.made_at), self.value(version.total), len(version.lines), position],
         )
-        cursor.executemany(
-            f"INSERT INTO {self.table('web_order_version_lines')} (order_id, web_order_no, version_no, "
-            f"{', '.join(LINE_COLUMNS)}) VALUES ({', '.join('?' * (len(LINE_COLUMNS) + 3))}) "
-            "ON CONFLICT (order_id, version_no, line_no) DO NOTHING",
-            [[order_id, order.web_order_no, version.number, *self._line(line)] for line in version.lines],
+        self.insert_rows(
+            cursor, self.table("web_order_version_lines"), ("order_id", "web_order_no", "version_no", *LINE_COLUMNS),
+            self._lines, "ON CONFLICT (order_id, version_no, line_no) DO NOTHING",
         )
+        self.forget()
+
+    def forget(self) -> None:
+        self._versions, self._lines = [], []
 
     def _line(self, line: Any) -> list[Any]:
         values = line.to_dict()

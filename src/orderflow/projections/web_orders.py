@@ -23,6 +23,10 @@ class WebOrdersView(FollowingView):
     name = "web_orders"
     tables = ("web_orders",)
 
+    def __init__(self, is_postgres: bool, suffix: str = ""):
+        super().__init__(is_postgres, suffix)
+        self._latest: dict[Any, tuple[Any, int, WebOrder]] = {}
+
     def create_tables(self, cursor: Cursor) -> None:
         m, t = self.money, self.timestamp
         cursor.execute(
@@ -37,17 +41,26 @@ class WebOrdersView(FollowingView):
                 last_change_at {t}, last_event TEXT NOT NULL, position BIGINT NOT NULL)"""
         )
 
-    def apply(self, cursor: Cursor, event: Any, position: int) -> None:
-        if not isinstance(event, WebOrder.Event):
-            return
-        row = self.row(self.follower.advance(event), event, position)
-        cursor.execute(
-            f"INSERT INTO {self.table('web_orders')} (id, {', '.join(COLUMNS)}) "
-            f"VALUES ({', '.join('?' * (len(COLUMNS) + 1))}) "
+    def apply(self, event: Any, position: int, aggregate: Any = None) -> None:
+        # Only an order's last event of the batch makes its row; the order already stands as that event left it.
+        self._latest[event.originator_id] = (event, position, aggregate)
+
+    def flush(self, cursor: Cursor) -> None:
+        table = self.table("web_orders")
+        rows = [
+            [str(event.originator_id), *(self.value(row[c]) for c in COLUMNS)]
+            for event, position, order in self._latest.values()
+            for row in (self.row(order, event, position),)
+        ]
+        self.insert_rows(
+            cursor, table, ("id", *COLUMNS), rows,
             f"ON CONFLICT (id) DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in COLUMNS)} "
-            f"WHERE {self.table('web_orders')}.position < excluded.position",
-            [str(event.originator_id), *(self.value(row[c]) for c in COLUMNS)],
+            f"WHERE {table}.position < excluded.position",
         )
+        self._latest.clear()
+
+    def forget(self) -> None:
+        self._latest.clear()
 
     @staticmethod
     def row(order: WebOrder, event: Any, position: int) -> dict[str, Any]:
