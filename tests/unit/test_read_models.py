@@ -182,7 +182,7 @@ def test_a_replay_that_runs_into_new_events_closes_the_open_period_as_one_event_
     app.release_sales_document("SF-2", app.get_order("SF-2").current_total, CLERK, at(600))
     runner.rewind(0)  # every stored row applied again, in one batch with the release
     runner.catch_up()
-    periods = rows_of(db, "SELECT status, to_at FROM status_history WHERE web_order_no = 'WO000002' ORDER BY opened_version")
+    periods = rows_of(db, "SELECT status, to_at FROM status_history WHERE web_order_no = 'WO0000000002' ORDER BY opened_version")
     assert periods == [("Received", "2024-03-01T17:20:00+00:00"), ("Reservation", "2024-03-01T19:00:00+00:00"),
                        ("Warehouse", None)]
     replayed = snapshot(app, db)
