@@ -1,4 +1,4 @@
-# orderflow: `make demo` runs the engine locally; `make test` runs every test.
+# orderflow: `make demo` runs the engine locally; `make test` runs every test; `make bench` measures it.
 # Both set everything up themselves: the virtualenv, the Kafka broker's jars
 # (from Maven Central, cached in ~/.cache/orderflow) and throwaway services.
 
@@ -7,6 +7,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STATE  := var/services
 DEMO_DB := var/demo.db
+SIZE   ?= full
 
 .PHONY: demo test unit integration bench services-up services-down clean
 
@@ -41,6 +42,11 @@ unit: venv
 
 integration: venv
 	$(BIN)/python -m pytest -q tests/integration
+
+# The benchmark table (docs/benchmarks.md): own PostgreSQL and Kafka, about 40 min at full size;
+# `make bench SIZE=small` takes about a minute.
+bench: venv
+	$(BIN)/python bench/run.py --size $(SIZE)
 
 services-up: venv
 	$(BIN)/python -m orderflow.devservices up --state $(STATE)

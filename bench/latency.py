@@ -1,0 +1,124 @@
+"""Publish→visible latency in ``web_orders`` at a steady rate.
+
+A running, caught-up ``orderflow run`` receives the simulator's traffic at a
+steady ``rate`` (each send scheduled at ``start + i / rate``, so a slow send
+does not lower the rate after it). The ``web_orders`` table is polled every
+``poll`` seconds for rows that changed (``position`` grew). A message counts
+as visible once its order's row shows a ``last_change_at`` at or after the
+message's ``occurred_at``: an order's messages carry increasing times, and the
+row's time is that of the last event applied to it. Latency = the poll that
+first saw it minus the moment just before ``send``; the poll interval bounds
+its resolution.
+
+A message that changes no row (one the engine rejects, say) becomes visible
+only with its order's next change, or never: those are counted, not timed.
+"""
+
+from __future__ import annotations
+
+import statistics
+import threading
+import time
+from collections import Counter, defaultdict, deque
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import psycopg
+from kafka import KafkaProducer
+
+from bench.harness import EngineProcess, Watcher, end_offsets, publish, topic, wait_for
+from orderflow.settings import Settings
+from orderflow.simulate import traffic
+
+
+@dataclass
+class Latency:
+    sent: int
+    visible: int
+    send_rate: float  # the rate achieved by the sender
+    p50_ms: float | None
+    p99_ms: float | None
+    unseen: dict[str, int]  # message type -> how many never showed in web_orders
+
+
+def measure_latency(settings: Settings, logs: Path, seconds: float, rate: float = 1000, seed: int = 13,
+                    drain: float = 300, poll: float = 0.01) -> Latency:
+    """Stream ``seconds × rate`` messages into a running engine; return the publish→visible percentiles."""
+    count = int(seconds * rate)
+    messages = traffic(max(1, count // 8 + 10), seed)
+    setup, stream = messages[:1], messages[1:count + 1]
+    engine = EngineProcess(settings, logs / "latency.log")
+    try:
+        engine.wait_running()
+        publish(settings, setup)
+        watcher = Watcher(settings)
+        try:
+            ends = end_offsets(settings)
+            wait_for(lambda: watcher.all_recorded(ends), 120, "the setup message to be recorded")
+            return _stream_and_watch(settings, watcher, stream, rate, drain, poll)
+        finally:
+            watcher.close()
+    finally:
+        engine.stop()
+
+
+def _stream_and_watch(settings: Settings, watcher: Watcher, stream: list, rate: float, drain: float,
+                      poll: float) -> Latency:
+    """Send ``stream`` at ``rate`` from a thread while polling ``web_orders``; stop when all are seen or the
+    engine has caught up with everything sent (what is still unseen then never will be), at most ``drain``
+    seconds after the last send."""
+    records = [(topic(settings, kind), e.key.encode(), e.value(), e.headers()) for kind, e in stream]
+    pending: dict[str, deque] = defaultdict(deque)  # order key -> (occurred_at, index), in sending order
+    for index, (_, envelope) in enumerate(stream):
+        pending[envelope.key].append((envelope.occurred_at, index))
+    sent_at: list[float | None] = [None] * len(stream)
+    seen_at: list[float | None] = [None] * len(stream)
+    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all", linger_ms=0)
+
+    def send() -> None:
+        start = time.perf_counter()
+        for index, (name, key, value, headers) in enumerate(records):
+            delay = start + index / rate - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            sent_at[index] = time.perf_counter()
+            producer.send(name, key=key, value=value, headers=headers)
+        producer.flush()
+
+    sender = threading.Thread(target=send, name="steady-sender")
+    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        sender.start()
+        last_position, remaining = 0, len(stream)
+        deadline = ends = None
+        next_check = 0.0
+        while remaining:
+            if deadline is None and not sender.is_alive():
+                deadline, ends = time.perf_counter() + drain, end_offsets(settings)
+            if deadline is not None:
+                if time.perf_counter() > deadline:
+                    break
+                if time.perf_counter() > next_check:  # caught up with all sent: a last poll, then stop
+                    next_check = time.perf_counter() + 0.5
+                    if watcher.all_recorded(ends) and watcher.caught_up():
+                        deadline = 0.0
+            rows = conn.execute("SELECT storefront_reference, last_change_at, position FROM web_orders "
+                                "WHERE position > %s", (last_position,)).fetchall()
+            now = time.perf_counter()
+            for key, changed, position in rows:
+                last_position = max(last_position, position)
+                changed = changed if isinstance(changed, datetime) else datetime.fromisoformat(str(changed))
+                queue = pending.get(key, ())
+                while queue and queue[0][0] <= changed and sent_at[queue[0][1]] is not None:
+                    seen_at[queue.popleft()[1]] = now
+                    remaining -= 1
+            time.sleep(poll)
+        sender.join()
+    producer.close()
+    unseen = Counter(envelope.message_type for (_, envelope), seen in zip(stream, seen_at) if seen is None)
+    latencies = sorted((seen - sent) * 1000 for sent, seen in zip(sent_at, seen_at) if seen is not None)
+    send_rate = len(stream) / (sent_at[-1] - sent_at[0]) if len(stream) > 1 else 0.0
+    if len(latencies) < 2:
+        return Latency(len(stream), len(latencies), send_rate, None, None, dict(unseen))
+    centiles = statistics.quantiles(latencies, n=100, method="inclusive")
+    return Latency(len(stream), len(latencies), send_rate, statistics.median(latencies), centiles[98], dict(unseen))
