@@ -115,7 +115,7 @@ class InboundConsumer:
         self.pipeline = Pipeline(app, contract, topics, batch_size, grace, max_idle, park_deadline, clock)
         self.grace_ms = max(1, int(grace.total_seconds() * 1000))
         self.max_buffered = max(1000, 2 * batch_size)
-        """Records buffered per partition before it is paused (memory stays bounded in a backlog)."""
+        """Records buffered per partition at most (memory stays bounded in a backlog)."""
         self.assigned_at: float | None = None
         """When partitions were last assigned (``time.monotonic()``); None before the first assignment."""
         self._more = False
@@ -155,10 +155,11 @@ class InboundConsumer:
         now = time.monotonic()
         read = 0
         for tp, records in polled.items():
-            self.pipeline.add(tp, records, now)
-            self._next[tp] = records[-1].offset + 1
-            read += len(records)
-        self._pause_full_partitions()
+            records = self._within_bound(tp, records)
+            if records:
+                self.pipeline.add(tp, records, now)
+                self._next[tp] = records[-1].offset + 1
+                read += len(records)
         try:
             step = self.pipeline.step(self._caught_up, now, self._dead_letter)
         except IntegrityError as error:
@@ -188,7 +189,6 @@ class InboundConsumer:
         self.partitions = partition_count(self.consumer, self.topics)
         self._check_pairs(assignment)
         positions = self.pipeline.assign(assignment, self.partitions, time.monotonic())
-        self.consumer.resume(*self.consumer.paused())
         fresh = [tp for tp, recorded in positions.items() if recorded is None]
         beginnings = self.consumer.beginning_offsets(fresh) if fresh else {}
         self._next = {}
@@ -229,14 +229,19 @@ class InboundConsumer:
             looked_up = self._ends[tp] = (end, time.monotonic())
         return looked_up[0]
 
-    def _pause_full_partitions(self) -> None:
-        paused = self.consumer.paused()
-        for tp in self.pipeline.merge.partitions:
-            buffered = self.pipeline.merge.buffered(tp)
-            if tp not in paused and buffered >= self.max_buffered:
-                self.consumer.pause(tp)
-            elif tp in paused and buffered < self.max_buffered // 2:
-                self.consumer.resume(tp)
+    def _within_bound(self, tp: TopicPartition, records: list[Any]) -> list[Any]:
+        """What fits in ``tp``'s buffer; the partition is read again from the first record left out.
+
+        A partition far ahead in event time would otherwise buffer without
+        bound while the merge waits for the others. (Not ``pause``/``resume``:
+        in kafka-python 3.0.12 a resumed partition can stop being fetched for good.)
+        """
+        room = self.max_buffered - self.pipeline.merge.buffered(tp)
+        if len(records) <= room:
+            return records
+        kept = records[:max(room, 0)]
+        self.consumer.seek(tp, records[len(kept)].offset)
+        return kept
 
     def _dead_letter(self, rejections: list) -> None:
         self.dead_letters.publish(rejections, utc_now())
