@@ -79,10 +79,18 @@ def apply(app: Orders, envelope: Envelope) -> None:
     handler = HANDLERS.get(envelope.message_type)
     if handler is None:
         raise CannotApply(f"no handler for message type {envelope.message_type!r}")
+    check_key(envelope)
     try:
         handler(app, envelope)
     except WebOrderError as error:
         raise CannotApply(f"{type(error).__name__}: {error}", isinstance(error, STATE_ERRORS)) from error
+
+
+def check_key(envelope: Envelope) -> None:
+    """Only ``order_taking_configured`` may use :data:`SETUP_KEY`: no order can be keyed by it."""
+    if envelope.key == SETUP_KEY and envelope.message_type not in NOT_ABOUT_AN_ORDER:
+        raise CannotApply(f"the key {SETUP_KEY} is reserved for order_taking_configured; "
+                          f"a {envelope.message_type} message is keyed by its order's storefront reference")
 
 
 def topic_for(message_type: str, topics: Topics) -> str:

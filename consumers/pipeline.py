@@ -27,8 +27,8 @@ from kafka.partitioner.default import murmur2
 from orderflow.aggregates.errors import UnknownOrder
 from orderflow.aggregates.inbox import Receipt
 from orderflow.application import Orders
-from orderflow.consumers.dead_letters import Rejection, Source
-from orderflow.consumers.handlers import ERP, NOT_ABOUT_AN_ORDER, STOREFRONT, TOPIC_OF, CannotApply, apply
+from orderflow.consumers.dead_letters import Rejection, Source, bounded_reason, unexpected_reason
+from orderflow.consumers.handlers import ERP, NOT_ABOUT_AN_ORDER, STOREFRONT, TOPIC_OF, CannotApply, apply, check_key
 from orderflow.consumers.merge import EventTimeMerge, Incoming, Partition
 from orderflow.consumers.parking import Parking
 from orderflow.contract import Contract, ContractViolation
@@ -213,7 +213,7 @@ class Pipeline:
         except Exception as error:  # noqa: BLE001 - a poison message must never block the partition
             log.exception("unexpected error applying message", topic=source.topic, partition=source.partition,
                           offset=source.offset)
-            return self._refuse(incoming, source, f"unexpected error: {error!r}", type(error).__name__, at)
+            return self._refuse(incoming, source, unexpected_reason(error), type(error).__name__, at)
         if envelope.message_type == PLACEMENT:
             for parked in self.parking.arrived(envelope.key):
                 self.merge.requeue(self._incoming(parked), self._now)
@@ -237,6 +237,7 @@ class Pipeline:
         return True
 
     def _refuse(self, incoming: Incoming, source: Source, reason: str, error: str, at: datetime) -> list[Rejection]:
+        reason = bounded_reason(reason)
         self.app.discard_unsaved()
         envelope = incoming.envelope
         if incoming.requeued and envelope is not None:
@@ -244,7 +245,8 @@ class Pipeline:
         return [self._rejection(source, envelope, reason, error)]
 
     def _check_route(self, source: Source, envelope: Envelope) -> None:
-        """Refuse a message on the wrong topic, or on a partition its key does not hash to."""
+        """Refuse a message on the wrong topic, or on a partition its key does not hash to, or keyed by the setup key."""
+        check_key(envelope)
         kind = TOPIC_OF.get(envelope.message_type)
         if kind is not None and kind != self._kind[source.topic]:
             home = self.topics.storefront if kind == STOREFRONT else self.topics.erp
@@ -252,7 +254,7 @@ class Pipeline:
         expected = partition_for(source.key or b"", self.partition_count)
         if source.partition != expected:
             raise Misrouted(
-                f"key {envelope.key!r} belongs on partition {expected} of {self.partition_count} (murmur2 of the key, "
+                f"the key belongs on partition {expected} of {self.partition_count} (murmur2 of the key, "
                 f"as Java and kafka-python producers hash it) but arrived on partition {source.partition}: a librdkafka "
                 "producer (kcat, confluent-kafka) must set partitioner=murmur2_random"
             )
@@ -284,6 +286,7 @@ class Pipeline:
 
     @staticmethod
     def _rejection(source: Source, envelope: Envelope | None, reason: str, error: str) -> Rejection:
+        reason = bounded_reason(reason)
         log.warning("message rejected", topic=source.topic, partition=source.partition, offset=source.offset,
                     order=envelope.key if envelope else None, reason=reason)
         return Rejection(

@@ -13,7 +13,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from orderflow import wire  # noqa: E402
+from orderflow.consumers import dead_letters  # noqa: E402
 from orderflow.consumers.handlers import ERP, SETUP_KEY, STOREFRONT, TOPIC_OF  # noqa: E402
+from orderflow.contract import MAX_REASON  # noqa: E402
 from orderflow.settings import Topics  # noqa: E402
 from tests.messages import EXAMPLES  # noqa: E402
 
@@ -39,21 +42,24 @@ Every message, whatever its type:
 
 - **key**: the storefront's order reference (UTF-8), so that one order's
   messages stay in order on one partition. The setup message
-  `order_taking_configured` is not about an order: its key is `{setup_key}`.
-- **headers** (UTF-8 strings):
+  `order_taking_configured` is not about an order: its key is `{setup_key}`,
+  and no other message may use that key.
+- **headers** (UTF-8 strings; each of these at most once, never null):
 
   | header | required | value |
   | --- | --- | --- |
   | `message_id` | yes | unique per message (a UUID); a message seen twice changes nothing the second time, and an id reused for a different payload is rejected |
   | `message_type` | yes | one of the types below |
-  | `schema_version` | yes | `1` (the `v1` of the schema file) |
-  | `occurred_at` | yes | when it happened, ISO 8601 UTC, e.g. `2026-11-02T09:00:00Z`; this is the time the engine records |
+  | `schema_version` | yes | `1` (the `v1` of the schema file), written canonically: ASCII digits, no sign, space or leading zero |
+  | `occurred_at` | yes | when it happened, ISO 8601 with seconds and a UTC offset, e.g. `2026-11-02T09:00:00Z` or `2026-11-02T10:00:00+01:00`, within {time_range}; this is the time the engine records |
   | `content_type` | no | `application/msgpack` (default) or `application/json` |
   | `producer` | no | who sent it, for the logs (e.g. `erp-nav-prod`) |
 
 - **value**: the payload, a map, encoded as the `content_type` says. Money and
   quantities are decimal strings (`"12.50"`, never a float); dates are
-  `YYYY-MM-DD`. A payload may not carry fields its schema does not define.
+  `YYYY-MM-DD`. A payload may not carry fields its schema does not define,
+  nor a NUL character (U+0000) in any string. Every size and range is listed
+  under [Limits](#limits).
 - **actor**: every payload except `order_placed` names who acted. A customer is
   `{{"user_type": "Web Account", "user_no": <web account no.>}}`; a back-office
   user is `{{"user_type": "Back Office User", "user_no": <user id>, "roles": [...]}}`,
@@ -218,18 +224,117 @@ def _section(message_type: str) -> str:
     ])
 
 
+LIMITS = """## Limits
+
+A record over a limit is rejected (dead-letter topic and error journal) with a
+reason that names the header or field and the limit, never the value.
+
+| what | limit |
+| --- | --- |
+| key | {key} bytes of UTF-8, no control character, not blank |
+| each header value | {header} bytes of UTF-8, no NUL character; ours without any control character |
+| headers per record | {headers} |
+| `message_id` | 1 to {message_id} visible ASCII characters |
+| `message_type` | a snake_case name of at most 64 ASCII characters |
+| `occurred_at` | {time_range} |
+| value | {value} bytes (1 MiB), checked before it is decoded |
+| payload nesting | {depth} levels of maps and arrays |
+| payload numbers | integers within 64 bits; no NaN or infinity (money and quantities are decimal strings) |
+| payload strings and keys | no NUL character (U+0000), no lone surrogate |
+| a rejection's reason | {reason} characters |
+
+What a rejection keeps: the dead-letter record is the original record plus its
+`dlq_*` headers; if that is over {dlq} bytes (under Kafka's default 1 MiB
+message size), it is published cut: the key to {kept_key} bytes, the first
+{kept_headers} headers to {kept_header} bytes each, the value to what fits, with
+`dlq_truncated=true` and `dlq_original_size` (the original key, value and
+headers, in bytes); should the topic still refuse it, it is sent again cut to
+{dlq_min} bytes. The error journal keeps at most {journal} bytes of the value
+(base64) and marks a cut the same way in its headers.
+
+Payload fields, from the schemas (a field of a list's items is written
+`lines[].quantity`):
+
+| field | limit | message types |
+| --- | --- | --- |
+"""
+
+
+def _resolve(schema: dict, node: dict) -> dict:
+    ref = node.get("$ref")
+    if not ref:
+        return node
+    target = schema["$defs"][ref.rsplit("/", 1)[1]]
+    return {**_resolve(schema, target), **{k: v for k, v in node.items() if k != "$ref"}}
+
+
+def _limit(node: dict) -> str:
+    parts = []
+    if "x-rule" in node:
+        parts.append(node["x-rule"])
+    if "maxLength" in node:
+        low = node.get("minLength", 0)
+        parts.append(f"{low} to {node['maxLength']} characters" if low else f"at most {node['maxLength']} characters")
+    if "maxItems" in node:
+        low = node.get("minItems", 0)
+        parts.append(f"{low} to {node['maxItems']} items" if low else f"at most {node['maxItems']} items")
+    if node.get("type") == "integer" and "maximum" in node:
+        low = f"from {node['minimum']:,} " if "minimum" in node else "up "
+        parts.append(f"an integer {low}to {node['maximum']:,}")
+    return "; ".join(parts)
+
+
+def _limits(schema: dict, node: dict, path: str, found: dict[tuple[str, str], set[str]], message_type: str) -> None:
+    node = _resolve(schema, node)
+    rule = _limit(node)
+    if rule and path:
+        found.setdefault((path, rule), set()).add(message_type)
+    for name, sub in node.get("properties", {}).items():
+        _limits(schema, sub, f"{path}.{name}" if path else name, found, message_type)
+    if isinstance(node.get("items"), dict):
+        _limits(schema, node["items"], f"{path}[]", found, message_type)
+    then = node.get("then", {}).get("properties", {})
+    condition = node.get("if", {}).get("properties", {})
+    when = ", ".join(f"{name} is {json.dumps(sub.get('const'))}" for name, sub in condition.items())
+    for name, sub in then.items():
+        extra = _limit(_resolve(schema, sub))
+        if extra:
+            key = (f"{path}.{name}" if path else name, f"{extra}, when {when}")
+            found.setdefault(key, set()).add(message_type)
+
+
+def _limits_section() -> str:
+    found: dict[tuple[str, str], set[str]] = {}
+    for message_type in EXAMPLES:
+        schema = _schema(message_type)
+        _limits(schema, schema, "", found, message_type)
+    rows = []
+    for (field, rule), types in sorted(found.items()):
+        shown = "all" if types == set(EXAMPLES) else ", ".join(f"`{t}`" for t in sorted(types))
+        rows.append(f"| `{field}` | {rule} | {shown} |")
+    return LIMITS.format(
+        key=wire.MAX_KEY_BYTES, header=f"{wire.MAX_HEADER_BYTES:,}", headers=wire.MAX_HEADERS,
+        message_id=wire.MAX_MESSAGE_ID, time_range=wire.TIME_RANGE, value=f"{wire.MAX_VALUE_BYTES:,}",
+        depth=wire.MAX_DEPTH, reason=f"{MAX_REASON:,}", dlq=f"{dead_letters.MAX_RECORD_BYTES:,}",
+        kept_key=dead_letters.KEPT_KEY_BYTES, kept_headers=dead_letters.KEPT_HEADERS,
+        kept_header=f"{dead_letters.KEPT_HEADER_BYTES:,}", dlq_min=f"{dead_letters.MIN_RECORD_BYTES:,}",
+        journal=f"{dead_letters.MAX_JOURNAL_VALUE_BYTES:,}",
+    ) + "\n".join(rows) + "\n"
+
+
 def render() -> str:
     """The text of docs/messages.md."""
     topics = Topics()
     by_topic = {kind: [t for t in EXAMPLES if TOPIC_OF[t] == kind] for kind in (STOREFRONT, ERP)}
     parts = [INTRO.format(
-        storefront=topics.storefront, erp=topics.erp, setup_key=SETUP_KEY,
+        storefront=topics.storefront, erp=topics.erp, setup_key=SETUP_KEY, time_range=wire.TIME_RANGE,
         storefront_types=", ".join(f"`{t}`" for t in by_topic[STOREFRONT]),
         erp_types=", ".join(f"`{t}`" for t in by_topic[ERP]),
     )]
     for kind, title, name in ((STOREFRONT, "Storefront topic", topics.storefront), (ERP, "ERP topic", topics.erp)):
         parts.append(f"## {title} (`{name}`)\n")
         parts.extend(_section(t) for t in by_topic[kind])
+    parts.append(_limits_section())
     parts.append(PRODUCERS.format(storefront=topics.storefront, erp=topics.erp))
     return "\n".join(parts)
 

@@ -12,7 +12,9 @@ JSON path and the rule it breaks (the keyword and its limit, from the schema),
 and never the offending value: payloads carry personal data (names, e-mail
 addresses, phone numbers), and reasons go to logs, dead-letter headers and the
 error journal. For the same reason a reason is bounded in length however large
-the payload.
+the payload. A ``pattern`` may carry an ``x-rule`` annotation, the rule in words
+("a date YYYY-MM-DD in the years 2000..2099"): a reason then gives those words
+instead of the regular expression.
 """
 
 from __future__ import annotations
@@ -43,6 +45,8 @@ class Contract:
 
     def __init__(self, schema_dir: Path):
         self._validators: dict[tuple[str, int], Any] = {}
+        self._rules: dict[str, str] = {}
+        """A pattern's rule in words (its ``x-rule``), by pattern."""
         for path in sorted(Path(schema_dir).glob("*/*.json")):
             match = FILE_NAME.match(path.name)
             if not match:
@@ -53,6 +57,7 @@ class Contract:
             except jsonschema_rs.ValidationError as error:
                 raise ValueError(f"{path} is not a valid JSON Schema: {error}") from None
             key = (match["type"], int(match["version"]))
+            _collect_rules(schema, self._rules)
             # mask: should anything ever print the library's own message, it holds no value either.
             self._validators[key] = jsonschema_rs.Draft202012Validator(
                 schema, validate_formats=True, ignore_unknown_formats=False, mask="<value>"
@@ -82,13 +87,24 @@ class Contract:
         except ValueError:  # a value JSON has no type for: bytes, a set, a non-string key
             details = ["(payload): holds a value or key JSON cannot carry (bytes, a set, a non-string key, ...)"]
         else:
-            details = [detail for error in errors[:MAX_ERRORS] for detail in _details(error)]
+            details = [detail for error in errors[:MAX_ERRORS] for detail in _details(error, self._rules)]
             if len(errors) > MAX_ERRORS:
                 details.append("and more")
         raise ContractViolation(_bounded(f"{message_type} v{version} violates its schema: {'; '.join(details)}"))
 
 
-def _details(error: Any) -> list[str]:
+def _collect_rules(node: Any, rules: dict[str, str]) -> None:
+    if isinstance(node, dict):
+        if isinstance(node.get("pattern"), str) and isinstance(node.get("x-rule"), str):
+            rules[node["pattern"]] = node["x-rule"]
+        for value in node.values():
+            _collect_rules(value, rules)
+    elif isinstance(node, list):
+        for item in node:
+            _collect_rules(item, rules)
+
+
+def _details(error: Any, rules: dict[str, str]) -> list[str]:
     """``path: rule`` for one error: the JSON path of the field, the keyword and its limit, no value."""
     kind, where = error.kind, _path(error.instance_path)
     name = kind.name
@@ -96,16 +112,18 @@ def _details(error: Any) -> list[str]:
         return [f"{_join(where, kind.property)}: is required"]
     if name == "additionalProperties":
         return [f"{_join(where, key)}: is not a field of this message (additionalProperties)" for key in kind.unexpected]
-    return [f"{where or '(payload)'}: {_clip(_rule(kind))}"]
+    return [f"{where or '(payload)'}: {_clip(_rule(kind, rules))}"]
 
 
-def _rule(kind: Any) -> str:
+def _rule(kind: Any, rules: dict[str, str]) -> str:
     name = kind.name
     if name == "type":
         return f"must be of type {' or '.join(kind.types)}"
     if name == "format":
         return f"is not a valid '{kind.format}'"
     if name == "pattern":
+        if kind.pattern in rules:
+            return f"must be {rules[kind.pattern]} (pattern)"
         return f"must match pattern {kind.pattern}"
     if name == "enum":
         return f"must be one of {', '.join(json.dumps(option) for option in kind.options)}"
