@@ -50,10 +50,14 @@ class Incoming:
     record: Any
     envelope: Envelope | None = None
     error: BadEnvelope | None = None
-    requeued: bool = False
-    """True for a parked message coming back: its partition's position is already past it."""
+    parked_id: str | None = None
+    """The message id of a parked message coming back: its partition's position is already past it."""
     arrived: float = 0.0
     """When it was buffered (``time.monotonic()``)."""
+
+    @property
+    def requeued(self) -> bool:
+        return self.parked_id is not None
 
     @classmethod
     def of(cls, record: Any, rank: int, envelope: Envelope | None, error: BadEnvelope | None) -> Incoming:
@@ -96,8 +100,7 @@ class EventTimeMerge:
         self._gone_idle.discard(partition)
 
     def requeue(self, incoming: Incoming, now: float) -> None:
-        """Release ``incoming`` again, at its event time, among the records still to come."""
-        incoming.requeued = True
+        """Release a parked message again, at its event time, among the records still to come."""
         incoming.arrived = now
         heapq.heappush(self._requeued, (incoming.sort_key, incoming))
 

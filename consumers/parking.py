@@ -40,7 +40,7 @@ class Parking:
         self._waiting: dict[str, list[tuple[int, str]]] = {}  # order key -> (lot, message id), in parking order
         self._deadlines: list[tuple[datetime, int, str]] = []  # heap of (deadline, lot, message id)
 
-    def load(self, partitions: Iterable[int], order_exists: Callable[[str], bool]) -> list[Source]:
+    def load(self, partitions: Iterable[int], order_exists: Callable[[str], bool]) -> list[tuple[Source, str]]:
         """Start over with the lots of these partitions; return the parked messages whose order exists now.
 
         Those are due back in the merge: the order was placed by a batch that
@@ -49,7 +49,7 @@ class Parking:
         self._lots.clear()
         self._waiting.clear()
         self._deadlines.clear()
-        due: list[Source] = []
+        due: list[tuple[Source, str]] = []
         for partition in partitions:
             try:
                 lot = self.app.repository.get(ParkingLot.create_id(self.storefront_topic, partition))
@@ -58,7 +58,7 @@ class Parking:
             self._lots[partition] = lot
             for message_id, message in lot.pending.items():
                 if order_exists(message["key"]):
-                    due.append(Source.from_dict(message))
+                    due.append((Source.from_dict(message), message_id))
                 else:
                     self._index(partition, message_id, message)
         return due
@@ -77,13 +77,13 @@ class Parking:
         log.info("message parked", order=envelope.key, message_type=envelope.message_type,
                  message_id=envelope.message_id, deadline=format_time(deadline))
 
-    def arrived(self, order_key: str) -> list[Source]:
-        """The order was placed: its parked messages, to go back into the merge."""
-        return [Source.from_dict(self._lots[lot].pending[message_id])
+    def arrived(self, order_key: str) -> list[tuple[Source, str]]:
+        """The order was placed: its parked messages (and their ids), to go back into the merge."""
+        return [(Source.from_dict(self._lots[lot].pending[message_id]), message_id)
                 for lot, message_id in self._waiting.pop(order_key, ())]
 
-    def expired(self, stream_time: datetime) -> list[tuple[Source, str]]:
-        """Parked messages whose deadline the stream's event time has passed, each with its reason."""
+    def expired(self, stream_time: datetime) -> list[tuple[Source, str, str]]:
+        """Parked messages whose deadline the stream's event time has passed: ``(record, message id, reason)``."""
         gone = []
         while self._deadlines and self._deadlines[0][0] < stream_time:
             deadline, lot, message_id = heapq.heappop(self._deadlines)
@@ -96,7 +96,7 @@ class Parking:
                 del self._waiting[message["key"]]
             reason = (f"order {message['key']} never arrived: the message waited until {format_time(deadline)} "
                       "in event time (ORDERFLOW_PARK_DEADLINE_SECONDS after its own time)")
-            gone.append((Source.from_dict(message), reason))
+            gone.append((Source.from_dict(message), message_id, reason))
         return gone
 
     def settle(self, source: Source, message_id: str, outcome: str, detail: str, at: datetime) -> None:

@@ -118,8 +118,8 @@ class Pipeline:
         self._unseen.clear()
         self._now = now
         self.partition_count = partition_count
-        for source in self.parking.load(sorted({tp.partition for tp in partitions}), self._order_exists):
-            self.merge.requeue(self._incoming(source), now)
+        for source, message_id in self.parking.load(sorted({tp.partition for tp in partitions}), self._order_exists):
+            self.merge.requeue(self._incoming(source, parked_id=message_id), now)
         return {tp: self.app.position(position_name(tp.topic, tp.partition)) for tp in partitions}
 
     def add(self, partition: Partition, records: Iterable[Any], now: float) -> None:
@@ -128,12 +128,14 @@ class Pipeline:
         self._unseen |= self.app.missing(list({_receipt_id(i) for i in incoming if i.envelope is not None}))
         self.merge.add(partition, incoming, now)
 
-    def _incoming(self, record: Any) -> Incoming:
+    def _incoming(self, record: Any, parked_id: str | None = None) -> Incoming:
         try:
             envelope, error = decode(record.key, record.value, list(record.headers or [])), None
         except BadEnvelope as bad:
             envelope, error = None, bad
-        return Incoming.of(record, self._rank[record.topic], envelope, error)
+        incoming = Incoming.of(record, self._rank[record.topic], envelope, error)
+        incoming.parked_id = parked_id
+        return incoming
 
     # -- one transaction ----------------------------------------------------------------------------
 
@@ -189,10 +191,9 @@ class Pipeline:
             return []
         self.stream_time = occurred_at
         rejections = []
-        for source, reason in self.parking.expired(occurred_at):
-            envelope = decode(source.key, source.value, source.headers)
-            self.parking.settle(source, envelope.message_id, "rejected", reason, at)
-            rejections.append(self._rejection(source, envelope, reason, "OrderNeverArrived"))
+        for source, message_id, reason in self.parking.expired(occurred_at):
+            self.parking.settle(source, message_id, "rejected", reason, at)
+            rejections.append(self._rejection(source, self._incoming(source).envelope, reason, "OrderNeverArrived"))
         return rejections
 
     def _apply(self, incoming: Incoming, at: datetime) -> list[Rejection]:
@@ -205,7 +206,7 @@ class Pipeline:
             assert envelope is not None
             if incoming.requeued:
                 apply(self.app, envelope)  # checked, deduplicated and receipted when it was parked
-                self.parking.settle(source, envelope.message_id, "applied", "", at)
+                self.parking.settle(source, incoming.parked_id, "applied", "", at)
             elif not self._take(source, envelope, at):
                 return []
         except (BadEnvelope, ContractViolation, CannotApply) as error:
@@ -215,8 +216,8 @@ class Pipeline:
                           offset=source.offset)
             return self._refuse(incoming, source, unexpected_reason(error), type(error).__name__, at)
         if envelope.message_type == PLACEMENT:
-            for parked in self.parking.arrived(envelope.key):
-                self.merge.requeue(self._incoming(parked), self._now)
+            for parked, message_id in self.parking.arrived(envelope.key):
+                self.merge.requeue(self._incoming(parked, parked_id=message_id), self._now)
         return []
 
     def _take(self, source: Source, envelope: Envelope, at: datetime) -> bool:
@@ -240,8 +241,8 @@ class Pipeline:
         reason = bounded_reason(reason)
         self.app.discard_unsaved()
         envelope = incoming.envelope
-        if incoming.requeued and envelope is not None:
-            self.parking.settle(source, envelope.message_id, "rejected", reason, at)
+        if incoming.parked_id is not None:
+            self.parking.settle(source, incoming.parked_id, "rejected", reason, at)
         return [self._rejection(source, envelope, reason, error)]
 
     def _check_route(self, source: Source, envelope: Envelope) -> None:
