@@ -33,6 +33,7 @@ from orderflow.consumers.merge import EventTimeMerge, Incoming, Partition
 from orderflow.consumers.parking import Parking
 from orderflow.contract import Contract, ContractViolation
 from orderflow.positions import Positions
+from orderflow.personal import redact_text
 from orderflow.settings import Topics
 from orderflow.wire import BadEnvelope, Envelope, decode
 
@@ -213,7 +214,8 @@ class Pipeline:
         except Exception as error:  # noqa: BLE001 - a poison message must never block the partition
             log.exception("unexpected error applying message", topic=source.topic, partition=source.partition,
                           offset=source.offset)
-            return self._refuse(incoming, source, f"unexpected error: {error!r}", type(error).__name__, at)
+            # The type only: an exception's text may quote a payload value.
+            return self._refuse(incoming, source, f"unexpected error: {type(error).__name__}", type(error).__name__, at)
         if envelope.message_type == PLACEMENT:
             for parked in self.parking.arrived(envelope.key):
                 self.merge.requeue(self._incoming(parked), self._now)
@@ -252,7 +254,7 @@ class Pipeline:
         expected = partition_for(source.key or b"", self.partition_count)
         if source.partition != expected:
             raise Misrouted(
-                f"key {envelope.key!r} belongs on partition {expected} of {self.partition_count} (murmur2 of the key, "
+                f"the key belongs on partition {expected} of {self.partition_count} (murmur2 of the key, "
                 f"as Java and kafka-python producers hash it) but arrived on partition {source.partition}: a librdkafka "
                 "producer (kcat, confluent-kafka) must set partitioner=murmur2_random"
             )
@@ -284,6 +286,7 @@ class Pipeline:
 
     @staticmethod
     def _rejection(source: Source, envelope: Envelope | None, reason: str, error: str) -> Rejection:
+        reason = redact_text(reason)  # an order key or message id may be an e-mail address
         log.warning("message rejected", topic=source.topic, partition=source.partition, offset=source.offset,
                     order=envelope.key if envelope else None, reason=reason)
         return Rejection(

@@ -86,12 +86,13 @@ def decode(key: bytes | None, value: bytes | None, headers: list[tuple[str, byte
     content_type = found.get("content_type", MSGPACK)
     try:
         occurred_at = parse_time(found["occurred_at"])
-    except ValueError as error:
-        raise BadEnvelope(f"bad occurred_at header: {error}") from None
+    except ValueError as error:  # named, not quoted: a misbehaving producer may put anything there
+        problem = "it has no timezone" if "no timezone" in str(error) else "not an ISO 8601 time"
+        raise BadEnvelope(f"bad occurred_at header: {problem}") from None
     try:
         schema_version = int(found["schema_version"])
     except ValueError:
-        raise BadEnvelope(f"bad schema_version header {found['schema_version']!r}") from None
+        raise BadEnvelope("bad schema_version header: not an integer") from None
     payload = _decode_payload(value, content_type)
     extra = {name: text for name, text in found.items() if name not in HEADER_NAMES}
     return Envelope(
@@ -111,7 +112,7 @@ def _decode_payload(value: bytes | None, content_type: str) -> dict[str, Any]:
     if value is None:
         raise BadEnvelope("the message has no value")
     if content_type not in (MSGPACK, JSON):
-        raise BadEnvelope(f"unsupported content_type {content_type!r}: use {MSGPACK} or {JSON}")
+        raise BadEnvelope(f"unsupported content_type header: use {MSGPACK} or {JSON}")
     try:
         if content_type == MSGPACK:
             payload = msgpack.unpackb(value, raw=False, strict_map_key=True)
