@@ -7,6 +7,7 @@ consumer's position are recorded in one database transaction.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -19,9 +20,10 @@ from eventsourcing.popo import POPOFactory
 
 from orderflow.aggregates.inbox import ParkingLot
 from orderflow.aggregates.numbering import NumberBlock, NumberSeries, WebOrderNumbers
+from orderflow.ciphers import cipher_env
 from orderflow.commands import OrderCommands
 from orderflow.positions import POPOPositionsRecorder
-from orderflow.settings import eventsourcing_env
+from orderflow.settings import eventsourcing_env, libpq_ssl_env
 from orderflow.transcodings import DateAsISO
 
 
@@ -31,8 +33,15 @@ class Orders(OrderCommands, Application[UUID]):
     name = "orderflow"
     snapshotting_intervals = {ParkingLot: 100}  # noqa: RUF012 - the library reads it from the class
 
-    def __init__(self, database_url: str = "memory:", env: dict[str, str] | None = None):
-        super().__init__(env={**eventsourcing_env(database_url), **(env or {})})
+    def __init__(self, database_url: str = "memory:", env: dict[str, str] | None = None,
+                 cipher_keys: tuple[str, ...] = ()):
+        """The event store at ``database_url``; with ``cipher_keys`` (newest first) every event is encrypted at rest.
+
+        TLS parameters of a PostgreSQL URL (``?sslmode=verify-full&sslrootcert=...``) reach the library's
+        connections through libpq's variables (``PGSSLMODE``, ...), which the URL overrides.
+        """
+        os.environ.update(libpq_ssl_env(database_url))
+        super().__init__(env={**eventsourcing_env(database_url), **cipher_env(cipher_keys), **(env or {})})
         self.recorder: ProcessRecorder
         self._batch: ProcessingEvent[UUID] | None = None
         # What the open batch has read (or found missing), so that one message's

@@ -102,7 +102,7 @@ def ensure_topics(settings: Settings, partitions: int = 4) -> None:
 def bootstrap(settings: Settings | None = None) -> Engine:
     """Build the application, the read-model database and the projections from settings."""
     settings = settings or Settings.from_env()
-    app = Orders(settings.database_url)
+    app = Orders(settings.database_url, cipher_keys=settings.cipher_keys)
     db = Database(settings.database_url)
     return Engine(
         settings=settings,
