@@ -54,7 +54,7 @@ def configure(log_format: str = "console", level: int = logging.INFO) -> None:
     renderer = (
         structlog.processors.JSONRenderer()
         if log_format == "json"
-        else structlog.dev.ConsoleRenderer(colors=False, pad_event=0)
+        else structlog.dev.ConsoleRenderer(colors=False, pad_event_to=0)
     )
     shared = [
         structlog.contextvars.merge_contextvars,

@@ -156,6 +156,17 @@ def redact_url(url: str) -> str:
     return f"{scheme}://***@{rest.split('@', 1)[1]}"
 
 
+def redact_secrets(text: str, settings: Settings) -> str:
+    """``text`` with every secret of ``settings`` (database password, SASL and TLS passwords, cipher keys) as ``***``."""
+    text = text.replace(settings.database_url, redact_url(settings.database_url))
+    url = urlsplit(settings.database_url)
+    secrets = [url.password, unquote(url.password or ""), settings.kafka_security.sasl_password,
+               settings.kafka_security.ssl_password, *settings.cipher_keys]
+    for value in sorted({v for v in secrets if v and len(v) >= 3}, key=len, reverse=True):
+        text = text.replace(value, "***")
+    return text
+
+
 LIBPQ_SSL = {"sslmode": "PGSSLMODE", "sslrootcert": "PGSSLROOTCERT", "sslcert": "PGSSLCERT", "sslkey": "PGSSLKEY",
              "sslcrl": "PGSSLCRL"}
 
