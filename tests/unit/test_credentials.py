@@ -2,8 +2,21 @@
 
 from __future__ import annotations
 
+import logging
+
+import pytest
+import structlog
+
 from orderflow.cli import main
 from orderflow.settings import Settings, redact_secrets, redact_url
+
+
+@pytest.fixture(autouse=True)
+def restore_logging():
+    """``main`` configures logging onto this test's captured stderr: undo that afterwards."""
+    yield
+    structlog.reset_defaults()
+    logging.getLogger().handlers[:] = []
 
 
 def test_a_database_url_is_shown_without_its_user_and_password():
