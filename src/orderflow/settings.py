@@ -95,6 +95,10 @@ class Settings:
     """Event encryption keys, newest first: encrypt with the first, decrypt with any (empty: no encryption)."""
     kafka_security: KafkaSecurity = field(default_factory=KafkaSecurity)
 
+    def kafka_config(self) -> dict[str, object]:
+        """Bootstrap servers, TLS and SASL: what every Kafka client the engine builds is given."""
+        return {"bootstrap_servers": self.kafka_bootstrap, **self.kafka_security.client_config()}
+
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
         env = os.environ if environ is None else environ
