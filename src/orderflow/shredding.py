@@ -110,13 +110,16 @@ class CustomerKeys:
     def _table(self, name: str) -> str:
         return f"{self._datastore.schema}.{name}" if self._postgres else name
 
-    def _sql(self, sql: str, params: tuple = (), fetch: bool = False) -> list[Any]:
-        sql = sql.format(keys=self._table("customer_keys"), orders=self._table("order_customers"))
-        if self._postgres:
-            sql = sql.replace("?", "%s")
+    def _sql(self, sql: str, params: tuple = (), fetch: bool = False, then: tuple[str, tuple] | None = None) -> list[Any]:
+        """Run ``sql`` (and ``then``, in the same transaction); return ``sql``'s rows if ``fetch``."""
+        rows: list[Any] = []
         with self._datastore.transaction(commit=True) as cursor:
-            cursor.execute(sql, params)
-            return list(cursor.fetchall()) if fetch else []
+            for n, (text, args) in enumerate([(sql, params), *([then] if then else [])]):
+                text = text.format(keys=self._table("customer_keys"), orders=self._table("order_customers"))
+                cursor.execute(text.replace("?", "%s") if self._postgres else text, args)
+                if n == 0 and fetch:
+                    rows = list(cursor.fetchall())
+        return rows
 
     def _create_tables(self) -> None:
         blob = "BYTEA" if self._postgres else "BLOB"
@@ -126,18 +129,26 @@ class CustomerKeys:
 
     # -- keys ------------------------------------------------------------------------------------------
 
-    def subject_for(self, customer: str) -> str:
-        """The subject id of ``customer``, created with a fresh key if the customer has none (or was forgotten)."""
+    def subject_for(self, customer: str, order_id: str) -> str:
+        """The subject id of ``customer``, created with a fresh key if the customer has none (or was forgotten);
+        ``order_id`` is remembered as one of its orders. One transaction."""
         digest = customer_hash(customer)
         subject, key = uuid.uuid4().hex, AESGCM.generate_key(256)
         stored = self._wrap.encrypt(key) if self._wrap else key
         if self._datastore is None:
             with self._lock:
                 subject, _ = self._memory.setdefault(digest, (subject, stored))
-            return subject
-        self._sql("INSERT INTO {keys} (subject, customer_hash, key) VALUES (?, ?, ?) ON CONFLICT (customer_hash) DO NOTHING",
-                  (subject, digest, stored))
-        return self._sql("SELECT subject FROM {keys} WHERE customer_hash = ?", (digest,), fetch=True)[0]["subject"]
+                self._memory_orders.setdefault(order_id, subject)
+        else:
+            subject = self._sql(
+                "INSERT INTO {keys} (subject, customer_hash, key) VALUES (?, ?, ?) ON CONFLICT (customer_hash) "
+                "DO UPDATE SET customer_hash = excluded.customer_hash RETURNING subject", (subject, digest, stored),
+                fetch=True,
+                then=("INSERT INTO {orders} (order_id, subject) SELECT ?, subject FROM {keys} WHERE customer_hash = ? "
+                      "ON CONFLICT (order_id) DO NOTHING", (order_id, digest)),
+            )[0]["subject"]
+        self._cache_order(order_id, subject)
+        return subject
 
     def key(self, subject: str) -> bytes | None:
         """The subject's key; None once its customer was forgotten."""
@@ -187,14 +198,6 @@ class CustomerKeys:
         return subject, orders
 
     # -- orders ----------------------------------------------------------------------------------------
-
-    def remember_order(self, order_id: str, subject: str) -> None:
-        self._cache_order(order_id, subject)
-        if self._datastore is None:
-            self._memory_orders[order_id] = subject
-        else:
-            self._sql("INSERT INTO {orders} (order_id, subject) VALUES (?, ?) ON CONFLICT (order_id) DO NOTHING",
-                      (order_id, subject))
 
     def subject_of_order(self, order_id: str) -> str | None:
         subject = self._orders.get(order_id)
@@ -262,9 +265,7 @@ class ShreddingMapper(Mapper[UUID]):
         order_id = str(state["originator_id"])
         if state.get("originator_version") == 1 and "storefront_reference" in state:
             source = state.get("draft") if "draft" in state else state.get("payload")
-            subject = self.keys.subject_for(customer_of(source, state["storefront_reference"]))
-            self.keys.remember_order(order_id, subject)
-            return subject
+            return self.keys.subject_for(customer_of(source, state["storefront_reference"]), order_id)
         return self.keys.subject_of_order(order_id)
 
     def _open(self, sealed: dict[str, str]) -> list[str]:
