@@ -33,6 +33,7 @@ from orderflow.consumers.merge import EventTimeMerge, Incoming, Partition
 from orderflow.consumers.parking import Parking
 from orderflow.contract import Contract, ContractViolation
 from orderflow.positions import Positions
+from orderflow.personal import redact_text
 from orderflow.settings import Topics
 from orderflow.wire import BadEnvelope, Envelope, decode
 
@@ -287,7 +288,7 @@ class Pipeline:
 
     @staticmethod
     def _rejection(source: Source, envelope: Envelope | None, reason: str, error: str) -> Rejection:
-        reason = bounded_reason(reason)
+        reason = redact_text(bounded_reason(reason))  # an order key or message id may be an e-mail address
         log.warning("message rejected", topic=source.topic, partition=source.partition, offset=source.offset,
                     order=envelope.key if envelope else None, reason=reason)
         return Rejection(

@@ -7,6 +7,7 @@ consumer's position are recorded in one database transaction.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -14,14 +15,17 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
-from eventsourcing.persistence import JSONTranscoder, ProcessRecorder, Tracking
+from eventsourcing.persistence import JSONTranscoder, Mapper, ProcessRecorder, Tracking
 from eventsourcing.popo import POPOFactory
 
+from orderflow.aggregates.forgetting import Forgetting
 from orderflow.aggregates.inbox import ParkingLot
 from orderflow.aggregates.numbering import NumberBlock, NumberSeries, WebOrderNumbers
+from orderflow.ciphers import cipher_env
 from orderflow.commands import OrderCommands
 from orderflow.positions import POPOPositionsRecorder
-from orderflow.settings import eventsourcing_env
+from orderflow.settings import eventsourcing_env, libpq_ssl_env
+from orderflow.shredding import CustomerKeys, ShreddingMapper, UnknownCustomer, candidates
 from orderflow.transcodings import DateAsISO
 
 
@@ -31,14 +35,54 @@ class Orders(OrderCommands, Application[UUID]):
     name = "orderflow"
     snapshotting_intervals = {ParkingLot: 100}  # noqa: RUF012 - the library reads it from the class
 
-    def __init__(self, database_url: str = "memory:", env: dict[str, str] | None = None):
-        super().__init__(env={**eventsourcing_env(database_url), **(env or {})})
+    def __init__(self, database_url: str = "memory:", env: dict[str, str] | None = None,
+                 cipher_keys: tuple[str, ...] = ()):
+        """The event store at ``database_url``; with ``cipher_keys`` (newest first) every event is encrypted at rest.
+
+        TLS parameters of a PostgreSQL URL (``?sslmode=verify-full&sslrootcert=...``) reach the library's
+        connections through libpq's variables (``PGSSLMODE``, ...), which the URL overrides.
+        """
+        os.environ.update(libpq_ssl_env(database_url))
+        super().__init__(env={**eventsourcing_env(database_url), **cipher_env(cipher_keys), **(env or {})})
         self.recorder: ProcessRecorder
+        self.customer_keys = CustomerKeys(
+            getattr(self.recorder, "datastore", None), postgres=self._is_postgres, wrap=self.mapper.cipher
+        )
+        self.mapper.keys = self.customer_keys
         self._batch: ProcessingEvent[UUID] | None = None
         # What the open batch has read (or found missing), so that one message's
         # lookups are not repeated by the next: a batch is one transaction's view.
         self._read: dict[UUID, Any] = {}
         self._missing: set[UUID] = set()
+
+    @property
+    def _is_postgres(self) -> bool:
+        return self.factory.__class__.__module__ == "eventsourcing.postgres"
+
+    def construct_mapper(self) -> Mapper[UUID]:
+        """The library's mapper, with each customer's personal fields under the customer's key (:mod:`orderflow.shredding`)."""
+        return self.factory.mapper(transcoder=self.construct_transcoder(), mapper_class=ShreddingMapper)
+
+    def forget_customer(self, customer: str, requested_by: str, at: datetime) -> list[Forgetting]:
+        """Forget a customer: record ``CustomerForgotten``, then delete the customer's key.
+
+        ``customer`` is a web account no., a B2B sell-to customer no., an e-mail address (guests) or
+        ``kind:id`` (``account:``, ``customer:``, ``email:``, ``order:``). Raises :class:`UnknownCustomer`
+        if no customer has a key under it.
+        """
+        done = []
+        for candidate in candidates(customer):
+            found = self.customer_keys.find(candidate)
+            if found is None:
+                continue
+            subject, orders = found
+            forgetting = Forgetting(subject, candidate.split(":", 1)[0], orders, requested_by, at)
+            self.save(forgetting)
+            self.customer_keys.forget(candidate)
+            done.append(forgetting)
+        if not done:
+            raise UnknownCustomer("no customer with personal data under this id (never seen, or already forgotten)")
+        return done
 
     def construct_recorder(self) -> ProcessRecorder:
         """A process recorder: events and the consumer's positions in one transaction."""

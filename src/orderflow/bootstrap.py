@@ -34,9 +34,9 @@ class Engine:
     def inbound_consumer(self, client_id: str = "orderflow") -> InboundConsumer:
         """A consumer in the engine's group, with its own dead-letter producer."""
         s = self.settings
-        producer = KafkaProducer(bootstrap_servers=s.kafka_bootstrap, acks="all", linger_ms=5)
+        producer = KafkaProducer(**s.kafka_config(), acks="all", linger_ms=5)
         consumer = KafkaConsumer(
-            bootstrap_servers=s.kafka_bootstrap,
+            **s.kafka_config(),
             group_id=s.consumer_group,
             client_id=client_id,
             enable_auto_commit=False,
@@ -66,7 +66,7 @@ class Engine:
     def outbound_publisher(self) -> OutboundPublisher:
         """The publisher of the storefront-sync and notifications topics, with its own producer."""
         s = self.settings
-        producer = outbound_producer(s.kafka_bootstrap)
+        producer = outbound_producer(**s.kafka_config())
         self._closers.append(producer.close)
         return OutboundPublisher(
             self.app, self.db, producer, s.topics, order_url_template=s.order_url_template, batch_size=s.batch_size
@@ -84,7 +84,7 @@ class Engine:
 
 def ensure_topics(settings: Settings, partitions: int = 4) -> None:
     """Create orderflow's topics if the broker does not have them yet."""
-    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    admin = KafkaAdminClient(**settings.kafka_config())
     try:
         missing = set(settings.topics.all) - set(admin.list_topics())
         if missing:
@@ -102,7 +102,7 @@ def ensure_topics(settings: Settings, partitions: int = 4) -> None:
 def bootstrap(settings: Settings | None = None) -> Engine:
     """Build the application, the read-model database and the projections from settings."""
     settings = settings or Settings.from_env()
-    app = Orders(settings.database_url)
+    app = Orders(settings.database_url, cipher_keys=settings.cipher_keys)
     db = Database(settings.database_url)
     return Engine(
         settings=settings,

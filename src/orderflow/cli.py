@@ -10,7 +10,9 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import psycopg
 import structlog
+from eventsourcing.persistence import PersistenceError
 from kafka.errors import KafkaTimeoutError
 
 from orderflow import logs
@@ -20,7 +22,7 @@ from orderflow.db import Database
 from orderflow.analyst import format_table
 from orderflow.analyst import register as register_analyst
 from orderflow.publish import register as register_publish
-from orderflow.settings import Settings
+from orderflow.settings import Settings, redact_secrets, redact_url
 
 log = structlog.get_logger("orderflow")
 
@@ -53,6 +55,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     simulate.add_argument("--rate", type=float, default=0, help="messages per second (0: as fast as possible)")
     simulate.set_defaults(func=cmd_simulate)
 
+    forget = commands.add_parser("forget", help="forget a customer: delete their key; their personal fields read as <forgotten>")
+    forget.add_argument("customer", help="web account no., B2B sell-to customer no., e-mail address (guests) or kind:id")
+    forget.add_argument("--requested-by", default="cli", help="who asked (recorded in the CustomerForgotten event)")
+    forget.set_defaults(func=cmd_forget)
+
     register_publish(commands)
     register_analyst(commands)
 
@@ -68,6 +75,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     except NotCoPartitioned as error:
         print(f"orderflow {args.command}: {error}", file=sys.stderr)
         return 2
+    except (psycopg.Error, PersistenceError) as error:  # never the URL or the password, even if the driver's text holds them
+        print(f"orderflow {args.command}: database {redact_url(settings.database_url)}: "
+              f"{redact_secrets(str(error), settings)}", file=sys.stderr)
+        return 2
+
+
+def cmd_forget(settings: Settings, args: argparse.Namespace) -> int:
+    """Forget a customer (docs/security.md); then `orderflow projections rebuild` rewrites the read models."""
+    from datetime import datetime, timezone
+
+    from orderflow.shredding import UnknownCustomer
+
+    engine = bootstrap(settings)
+    try:
+        done = engine.app.forget_customer(args.customer, args.requested_by, datetime.now(timezone.utc))
+    except UnknownCustomer as error:
+        print(f"orderflow forget: {error}", file=sys.stderr)
+        return 1
+    finally:
+        engine.close()
+    for forgetting in done:
+        print(f"forgotten: {forgetting.kind} (subject {forgetting.subject}), {forgetting.orders} order(s); "
+              "run `orderflow projections rebuild` to rewrite the read models")
+    return 0
 
 
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:

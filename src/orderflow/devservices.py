@@ -94,6 +94,11 @@ class PostgresServer:
         return self.database_url("postgres")
 
     @property
+    def sasl_bootstrap_servers(self) -> str:
+        """The ``host:port`` of the SASL_PLAINTEXT listener (with ``sasl_users``)."""
+        return f"127.0.0.1:{self.sasl_port}"
+
+    @property
     def pid(self) -> int:
         """Process id of the postmaster."""
         return int((self.scratch_dir / "data" / "postmaster.pid").read_text().split()[0])
@@ -147,10 +152,16 @@ class PostgresServer:
 
 
 class KafkaBroker:
-    """A private single-node Kafka broker (KRaft, PLAINTEXT) in a scratch directory."""
+    """A private single-node Kafka broker (KRaft, PLAINTEXT) in a scratch directory.
 
-    def __init__(self, startup_timeout: float = 90.0) -> None:
+    With ``sasl_users`` (user -> password) it also listens on ``sasl_bootstrap_servers``, a
+    SASL_PLAINTEXT listener taking SASL/PLAIN logins of those users (for the connection tests).
+    """
+
+    def __init__(self, startup_timeout: float = 90.0, sasl_users: dict[str, str] | None = None) -> None:
         self.startup_timeout = startup_timeout
+        self.sasl_users = dict(sasl_users or {})
+        self.sasl_port: int | None = None
         self.port: int | None = None
         self.scratch_dir: Path | None = None
         self._proc: subprocess.Popen | None = None
@@ -159,6 +170,11 @@ class KafkaBroker:
     def bootstrap_servers(self) -> str:
         """The ``host:port`` to give Kafka clients."""
         return f"127.0.0.1:{self.port}"
+
+    @property
+    def sasl_bootstrap_servers(self) -> str:
+        """The ``host:port`` of the SASL_PLAINTEXT listener (with ``sasl_users``)."""
+        return f"127.0.0.1:{self.sasl_port}"
 
     @property
     def pid(self) -> int:
@@ -172,8 +188,11 @@ class KafkaBroker:
         self.scratch_dir = Path(tempfile.mkdtemp(prefix="orderflow-kafka-"))
         self.port, ctrl_port = _free_ports(2)
         config = self.scratch_dir / "server.properties"
-        config.write_text(_KAFKA_PROPERTIES.format(
-            port=self.port, ctrl_port=ctrl_port, log_dirs=self.scratch_dir / "logs"))
+        properties = _KAFKA_PROPERTIES.format(port=self.port, ctrl_port=ctrl_port, log_dirs=self.scratch_dir / "logs")
+        if self.sasl_users:
+            [self.sasl_port] = _free_ports(1)
+            properties = _with_sasl_listener(properties, self.sasl_port, self.sasl_users)
+        config.write_text(properties)
         (self.scratch_dir / "log4j2.properties").write_text(_LOG4J2_PROPERTIES)
         try:
             _run([*self._java(libs), "kafka.tools.StorageTool", "format", "--standalone",
@@ -229,6 +248,23 @@ class KafkaBroker:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+
+def _with_sasl_listener(properties: str, port: int, users: dict[str, str]) -> str:
+    """``properties`` plus a SASL_PLAINTEXT listener on ``port`` accepting SASL/PLAIN logins of ``users``."""
+    listener = f"SASL_PLAINTEXT://127.0.0.1:{port}"
+    lines = []
+    for line in properties.splitlines():
+        if line.startswith(("listeners=", "advertised.listeners=")):
+            line = f"{line},{listener}"
+        elif line.startswith("listener.security.protocol.map="):
+            line = f"{line},SASL_PLAINTEXT:SASL_PLAINTEXT"
+        lines.append(line)
+    accounts = " ".join(f'user_{user}="{password}"' for user, password in users.items())
+    lines += ["sasl.enabled.mechanisms=PLAIN",
+              "listener.name.sasl_plaintext.plain.sasl.jaas.config="
+              f"org.apache.kafka.common.security.plain.PlainLoginModule required {accounts};"]
+    return "\n".join(lines) + "\n"
 
 
 def kafka_libs() -> Path:

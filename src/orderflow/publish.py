@@ -63,7 +63,7 @@ def read_messages(
 def publish_file(settings: Settings, path: Path | str) -> int:
     """Validate every message of ``path``, then publish them all in file order; return how many."""
     messages = read_messages(Path(path), Contract(settings.schema_dir), settings.topics)
-    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all", linger_ms=5)
+    producer = KafkaProducer(**settings.kafka_config(), acks="all", linger_ms=5)
     try:
         for topic, envelope in messages:
             producer.send(topic, key=envelope.key.encode(), value=envelope.value(), headers=envelope.headers())

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -34,10 +34,52 @@ class Topics:
 
 
 @dataclass(frozen=True)
+class KafkaSecurity:
+    """How every Kafka client the engine builds connects: TLS and SASL (see docs/security.md).
+
+    Secrets come from the environment or from files (``..._FILE``) and are never printed (``repr`` hides them).
+    """
+
+    protocol: str = "PLAINTEXT"
+    """PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL."""
+    sasl_mechanism: str | None = None
+    """PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512."""
+    sasl_username: str | None = None
+    sasl_password: str | None = field(default=None, repr=False)
+    ssl_cafile: str | None = None
+    ssl_certfile: str | None = None
+    ssl_keyfile: str | None = None
+    ssl_password: str | None = field(default=None, repr=False)
+    ssl_check_hostname: bool = True
+
+    def client_config(self) -> dict[str, object]:
+        """The kafka-python keyword arguments for producers, consumers and admin clients."""
+        protocol = self.protocol.upper()
+        if protocol not in ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"):
+            raise ValueError("ORDERFLOW_KAFKA_SECURITY_PROTOCOL must be PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL")
+        config: dict[str, object] = {"security_protocol": protocol}
+        if protocol.startswith("SASL"):
+            mechanism = (self.sasl_mechanism or "").upper()
+            if mechanism not in ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"):
+                raise ValueError("ORDERFLOW_KAFKA_SASL_MECHANISM must be PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512")
+            if not self.sasl_username or self.sasl_password is None:
+                raise ValueError("SASL needs ORDERFLOW_KAFKA_SASL_USERNAME and ORDERFLOW_KAFKA_SASL_PASSWORD (or _FILE)")
+            config |= {"sasl_mechanism": mechanism, "sasl_plain_username": self.sasl_username,
+                       "sasl_plain_password": self.sasl_password}
+        if protocol.endswith("SSL"):
+            config["ssl_check_hostname"] = self.ssl_check_hostname
+            for name in ("ssl_cafile", "ssl_certfile", "ssl_keyfile", "ssl_password"):
+                if getattr(self, name):
+                    config[name] = getattr(self, name)
+        return config
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything configurable about one orderflow process."""
 
-    database_url: str = "sqlite:///var/orderflow.db"
+    database_url: str = field(default="sqlite:///var/orderflow.db", repr=False)
+    """Holds the database password: never printed as is (:func:`redact_url`)."""
     kafka_bootstrap: str = "localhost:9092"
     consumer_group: str = "orderflow"
     topics: Topics = field(default_factory=Topics)
@@ -49,6 +91,13 @@ class Settings:
     order_url_template: str = "https://shop.example/orders/{storefront_reference}"
     schema_dir: Path = REPO_ROOT / "schemas"
     log_format: str = "console"
+    cipher_keys: tuple[str, ...] = field(default=(), repr=False)
+    """Event encryption keys, newest first: encrypt with the first, decrypt with any (empty: no encryption)."""
+    kafka_security: KafkaSecurity = field(default_factory=KafkaSecurity)
+
+    def kafka_config(self) -> dict[str, object]:
+        """Bootstrap servers, TLS and SASL: what every Kafka client the engine builds is given."""
+        return {"bootstrap_servers": self.kafka_bootstrap, **self.kafka_security.client_config()}
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
@@ -62,7 +111,7 @@ class Settings:
             dead_letters=env.get("ORDERFLOW_TOPIC_DEAD_LETTERS", d.topics.dead_letters),
         )
         return cls(
-            database_url=env.get("ORDERFLOW_DATABASE_URL", d.database_url),
+            database_url=secret(env, "ORDERFLOW_DATABASE_URL") or d.database_url,
             kafka_bootstrap=env.get("ORDERFLOW_KAFKA_BOOTSTRAP", d.kafka_bootstrap),
             consumer_group=env.get("ORDERFLOW_CONSUMER_GROUP", d.consumer_group),
             topics=topics,
@@ -74,7 +123,68 @@ class Settings:
             order_url_template=env.get("ORDERFLOW_ORDER_URL_TEMPLATE", d.order_url_template),
             schema_dir=Path(env.get("ORDERFLOW_SCHEMA_DIR", d.schema_dir)),
             log_format=env.get("ORDERFLOW_LOG_FORMAT", d.log_format),
+            cipher_keys=tuple(
+                key.strip()
+                for key in [secret(env, "ORDERFLOW_CIPHER_KEY") or "", *(secret(env, "ORDERFLOW_CIPHER_OLD_KEYS") or "").split(",")]
+                if key.strip()
+            ),
+            kafka_security=KafkaSecurity(
+                protocol=env.get("ORDERFLOW_KAFKA_SECURITY_PROTOCOL", "PLAINTEXT"),
+                sasl_mechanism=env.get("ORDERFLOW_KAFKA_SASL_MECHANISM"),
+                sasl_username=secret(env, "ORDERFLOW_KAFKA_SASL_USERNAME"),
+                sasl_password=secret(env, "ORDERFLOW_KAFKA_SASL_PASSWORD"),
+                ssl_cafile=env.get("ORDERFLOW_KAFKA_SSL_CAFILE"),
+                ssl_certfile=env.get("ORDERFLOW_KAFKA_SSL_CERTFILE"),
+                ssl_keyfile=env.get("ORDERFLOW_KAFKA_SSL_KEYFILE"),
+                ssl_password=secret(env, "ORDERFLOW_KAFKA_SSL_PASSWORD"),
+                ssl_check_hostname=env.get("ORDERFLOW_KAFKA_SSL_CHECK_HOSTNAME", "true").lower() not in ("0", "false", "no"),
+            ),
         )
+
+
+def secret(env, name: str) -> str | None:
+    """``name`` from the environment, else the contents of the file ``name_FILE`` names (trailing newline dropped)."""
+    if env.get(name):
+        return env[name]
+    path = env.get(f"{name}_FILE")
+    if path:
+        return Path(path).read_text().rstrip("\r\n")
+    return None
+
+
+def redact_url(url: str) -> str:
+    """``url`` with its user and password replaced by ``***``: the form a URL is shown in, logs and errors included."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or "@" not in rest.split("/", 1)[0]:
+        return url
+    return f"{scheme}://***@{rest.split('@', 1)[1]}"
+
+
+def redact_secrets(text: str, settings: Settings) -> str:
+    """``text`` with every secret of ``settings`` (database password, SASL and TLS passwords, cipher keys) as ``***``."""
+    text = text.replace(settings.database_url, redact_url(settings.database_url))
+    url = urlsplit(settings.database_url)
+    secrets = [url.password, unquote(url.password or ""), settings.kafka_security.sasl_password,
+               settings.kafka_security.ssl_password, *settings.cipher_keys]
+    for value in sorted({v for v in secrets if v and len(v) >= 3}, key=len, reverse=True):
+        text = text.replace(value, "***")
+    return text
+
+
+LIBPQ_SSL = {"sslmode": "PGSSLMODE", "sslrootcert": "PGSSLROOTCERT", "sslcert": "PGSSLCERT", "sslkey": "PGSSLKEY",
+             "sslcrl": "PGSSLCRL"}
+
+
+def libpq_ssl_env(database_url: str) -> dict[str, str]:
+    """The TLS parameters of a ``postgresql://...?sslmode=verify-full&sslrootcert=...`` URL as libpq variables.
+
+    The read models connect with the URL itself; the event store (the library
+    connects with separate parameters) picks them up from these variables.
+    """
+    url = urlsplit(database_url)
+    if url.scheme not in ("postgresql", "postgres"):
+        return {}
+    return {LIBPQ_SSL[name]: value for name, value in parse_qsl(url.query) if name in LIBPQ_SSL}
 
 
 def eventsourcing_env(database_url: str) -> dict[str, str]:

@@ -125,7 +125,7 @@ def traffic(count: int, seed: int) -> list[tuple[str, Envelope]]:
 def publish_orders(settings: Settings, count: int, seed: int, rate: float = 0) -> int:
     """Publish the :func:`traffic` of ``count`` orders to the storefront and ERP topics; return how many messages were sent."""
     messages = traffic(count, seed)
-    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all", linger_ms=5)
+    producer = KafkaProducer(**settings.kafka_config(), acks="all", linger_ms=5)
     try:
         for _, envelope in messages:
             producer.send(topic_for(envelope.message_type, settings.topics), key=envelope.key.encode(),

@@ -1,0 +1,296 @@
+"""Forgetting a customer (crypto-shredding): each customer's personal fields under a key of their own.
+
+An order's events are stored with their personal fields (the property names
+the schemas mark ``x-personal``, :mod:`orderflow.personal`) replaced by
+``<encrypted>``; the values themselves travel in the same stored event, in one
+AES-GCM ciphertext under the key of the order's customer (the event state's
+``__personal__``: the customer's subject id and the ciphertext). Reading the
+event puts them back. Deleting the customer's key (``orderflow forget``) makes
+every such field of every event of that customer read as ``<forgotten>``,
+wherever the events are read: the aggregates, history, the read models (after
+a rebuild), exports, outbound re-publishing. Amounts, lines, statuses, numbers
+and times are never personal and stay.
+
+Who the customer of an order is (:func:`customer_of`), decided at placement:
+its web account (``account:<web_account_no>``), else for a B2B customer the
+sell-to customer (``customer:<no>``), else its e-mail address (a guest,
+``email:<address>``), else the order alone (``order:<storefront reference>``).
+
+The key store (:class:`CustomerKeys`, two tables next to the events) maps a
+hash of the customer id to a random subject id and its key, and each order to
+its subject. Events carry only the random subject id, so once the key row is
+deleted nothing links the customer id (an e-mail address, say) to its orders.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+import time
+import uuid
+from base64 import b64decode, b64encode
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+from uuid import UUID
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from eventsourcing.persistence import Cipher, Mapper, StoredEvent
+from eventsourcing.utils import get_topic
+
+from orderflow.personal import personal_fields
+
+ENCRYPTED = "<encrypted>"
+FORGOTTEN = "<forgotten>"
+FIELD = "__personal__"
+ORDER_TOPICS = "orderflow.aggregates.web_order:WebOrder."
+KINDS = ("account", "customer", "email", "order")
+KEY_TTL_SECONDS = 30.0
+"""How long a process trusts a key it read: another process's ``forget`` shows here within this time."""
+
+
+class UnknownCustomer(LookupError):
+    """No customer with a key under this id (never seen, or already forgotten)."""
+
+
+def customer_of(order: Any, storefront_reference: str) -> str:
+    """The customer an order's personal data belongs to, as ``kind:id`` (see the module docstring)."""
+    order = order if isinstance(order, dict) else {}
+    b2c = order.get("b2c_customer") if isinstance(order.get("b2c_customer"), dict) else {}
+    account = b2c.get("web_account_no")
+    if isinstance(account, str) and account.strip():
+        return f"account:{account.strip()}"
+    number = order.get("sell_to_customer_no")
+    if order.get("customer_type") == "B2B Customer" and isinstance(number, str) and number.strip():
+        return f"customer:{number.strip()}"
+    email = b2c.get("email") or order.get("email")
+    if isinstance(email, str) and email.strip():
+        return f"email:{email.strip().lower()}"
+    return f"order:{storefront_reference}"
+
+
+def candidates(customer: str) -> list[str]:
+    """The customer ids ``orderflow forget CUSTOMER`` may mean: ``kind:id`` as given, else every kind of id."""
+    customer = customer.strip()
+    kind, _, rest = customer.partition(":")
+    if kind in KINDS and rest:
+        return [f"{kind}:{rest.lower() if kind == 'email' else rest}"]
+    if "@" in customer:
+        return [f"email:{customer.lower()}"]
+    return [f"{kind}:{customer}" for kind in ("account", "customer", "order")]
+
+
+def customer_hash(customer: str) -> str:
+    return hashlib.sha256(f"orderflow-customer:{customer}".encode()).hexdigest()
+
+
+class CustomerKeys:
+    """The key store: customer (hashed) -> random subject id and key; order -> subject.
+
+    In the event store's own database (``customer_keys``, ``order_customers``),
+    or in memory for ``memory:``. With a master cipher (``ORDERFLOW_CIPHER_KEY``)
+    the keys are stored encrypted with it.
+    """
+
+    def __init__(self, datastore: Any = None, postgres: bool = False, wrap: Cipher | None = None):
+        self._datastore, self._postgres, self._wrap = datastore, postgres, wrap
+        self._lock = threading.Lock()
+        self._memory: dict[str, tuple[str, bytes]] = {}
+        self._memory_orders: dict[str, str] = {}
+        self._keys: dict[str, tuple[bytes | None, float]] = {}
+        self._orders: OrderedDict[str, str] = OrderedDict()
+        if datastore is not None:
+            self._create_tables()
+
+    # -- SQL -----------------------------------------------------------------------------------------
+
+    def _table(self, name: str) -> str:
+        return f"{self._datastore.schema}.{name}" if self._postgres else name
+
+    def _sql(self, sql: str, params: tuple = (), fetch: bool = False, then: tuple[str, tuple] | None = None) -> list[Any]:
+        """Run ``sql`` (and ``then``, in the same transaction); return ``sql``'s rows if ``fetch``."""
+        rows: list[Any] = []
+        with self._datastore.transaction(commit=True) as cursor:
+            for n, (text, args) in enumerate([(sql, params), *([then] if then else [])]):
+                text = text.format(keys=self._table("customer_keys"), orders=self._table("order_customers"))
+                cursor.execute(text.replace("?", "%s") if self._postgres else text, args)
+                if n == 0 and fetch:
+                    rows = list(cursor.fetchall())
+        return rows
+
+    def _create_tables(self) -> None:
+        blob = "BYTEA" if self._postgres else "BLOB"
+        self._sql(f"CREATE TABLE IF NOT EXISTS {{keys}} (subject TEXT PRIMARY KEY, customer_hash TEXT UNIQUE NOT NULL, "
+                  f"key {blob} NOT NULL)")
+        self._sql("CREATE TABLE IF NOT EXISTS {orders} (order_id TEXT PRIMARY KEY, subject TEXT NOT NULL)")
+
+    # -- keys ------------------------------------------------------------------------------------------
+
+    def subject_for(self, customer: str, order_id: str) -> str:
+        """The subject id of ``customer``, created with a fresh key if the customer has none (or was forgotten);
+        ``order_id`` is remembered as one of its orders. One transaction."""
+        digest = customer_hash(customer)
+        subject, key = uuid.uuid4().hex, AESGCM.generate_key(256)
+        stored = self._wrap.encrypt(key) if self._wrap else key
+        if self._datastore is None:
+            with self._lock:
+                subject, _ = self._memory.setdefault(digest, (subject, stored))
+                self._memory_orders.setdefault(order_id, subject)
+        else:
+            subject = self._sql(
+                "INSERT INTO {keys} (subject, customer_hash, key) VALUES (?, ?, ?) ON CONFLICT (customer_hash) "
+                "DO UPDATE SET customer_hash = excluded.customer_hash RETURNING subject", (subject, digest, stored),
+                fetch=True,
+                then=("INSERT INTO {orders} (order_id, subject) SELECT ?, subject FROM {keys} WHERE customer_hash = ? "
+                      "ON CONFLICT (order_id) DO NOTHING", (order_id, digest)),
+            )[0]["subject"]
+        self._cache_order(order_id, subject)
+        return subject
+
+    def key(self, subject: str) -> bytes | None:
+        """The subject's key; None once its customer was forgotten."""
+        cached = self._keys.get(subject)
+        if cached is not None and time.monotonic() - cached[1] < KEY_TTL_SECONDS:
+            return cached[0]
+        if self._datastore is None:
+            stored = next((k for s, k in self._memory.values() if s == subject), None)
+        else:
+            rows = self._sql("SELECT key FROM {keys} WHERE subject = ?", (subject,), fetch=True)
+            stored = bytes(rows[0]["key"]) if rows else None
+        key = self._wrap.decrypt(stored) if stored is not None and self._wrap else stored
+        self._keys[subject] = (key, time.monotonic())
+        return key
+
+    def find(self, customer: str) -> tuple[str, int] | None:
+        """The customer's subject id and how many orders it has; None if it has no key."""
+        digest = customer_hash(customer)
+        if self._datastore is None:
+            found = self._memory.get(digest)
+            if found is None:
+                return None
+            return found[0], sum(1 for s in self._memory_orders.values() if s == found[0])
+        rows = self._sql("SELECT subject FROM {keys} WHERE customer_hash = ?", (digest,), fetch=True)
+        if not rows:
+            return None
+        subject = rows[0]["subject"]
+        return subject, self._sql("SELECT count(*) AS n FROM {orders} WHERE subject = ?", (subject,), fetch=True)[0]["n"]
+
+    def forget(self, customer: str) -> tuple[str, int] | None:
+        """Delete the customer's key; return its subject and how many orders it had (None: no such customer)."""
+        digest = customer_hash(customer)
+        if self._datastore is None:
+            with self._lock:
+                found = self._memory.pop(digest, None)
+            if found is None:
+                return None
+            subject = found[0]
+            orders = sum(1 for s in self._memory_orders.values() if s == subject)
+        else:
+            rows = self._sql("DELETE FROM {keys} WHERE customer_hash = ? RETURNING subject", (digest,), fetch=True)
+            if not rows:
+                return None
+            subject = rows[0]["subject"]
+            orders = self._sql("SELECT count(*) AS n FROM {orders} WHERE subject = ?", (subject,), fetch=True)[0]["n"]
+        self._keys[subject] = (None, time.monotonic())
+        return subject, orders
+
+    # -- orders ----------------------------------------------------------------------------------------
+
+    def subject_of_order(self, order_id: str) -> str | None:
+        subject = self._orders.get(order_id)
+        if subject is not None:
+            self._orders.move_to_end(order_id)
+            return subject
+        if self._datastore is None:
+            subject = self._memory_orders.get(order_id)
+        else:
+            rows = self._sql("SELECT subject FROM {orders} WHERE order_id = ?", (order_id,), fetch=True)
+            subject = rows[0]["subject"] if rows else None
+        if subject is not None:
+            self._cache_order(order_id, subject)
+        return subject
+
+    def _cache_order(self, order_id: str, subject: str) -> None:
+        self._orders[order_id] = subject
+        if len(self._orders) > 100_000:
+            self._orders.popitem(last=False)
+
+
+class ShreddingMapper(Mapper[UUID]):
+    """The library's mapper, with the personal fields of order events under the customer's key.
+
+    ``keys`` is set by the application once its recorder exists; until then (and for other aggregates'
+    events) it maps as the library does.
+    """
+
+    keys: CustomerKeys | None = None
+
+    def to_stored_event(self, domain_event: Any) -> StoredEvent:
+        if self.keys is None or not get_topic(type(domain_event)).startswith(ORDER_TOPICS):
+            return super().to_stored_event(domain_event)
+        state = dict(vars(domain_event))
+        subject = self._subject(state)
+        if subject is None:
+            return super().to_stored_event(domain_event)
+        key = self.keys.key(subject)
+        names = personal_fields().names
+        values: list[str] = []
+        if key is None:  # the customer was forgotten and the order still takes events: they are stored forgotten
+            state = _swap(state, names, _is_value, lambda _: FORGOTTEN)
+        else:
+            state = _swap(state, names, _is_value, lambda v: values.append(v) or ENCRYPTED)
+        if values:
+            nonce = os.urandom(12)
+            sealed = AESGCM(key).encrypt(nonce, json.dumps(values).encode(), subject.encode())
+            state[FIELD] = {"s": subject, "c": b64encode(nonce + sealed).decode()}
+        masked = object.__new__(type(domain_event))  # the event itself is not changed: it may be in use
+        object.__setattr__(masked, "__dict__", state)
+        return super().to_stored_event(masked)
+
+    def to_domain_event(self, stored_event: StoredEvent) -> Any:
+        domain_event = super().to_domain_event(stored_event)
+        state = domain_event.__dict__
+        sealed = state.pop(FIELD, None)
+        if sealed is not None:
+            values = iter(self._open(sealed))
+            object.__setattr__(domain_event, "__dict__", _swap(
+                state, personal_fields().names, lambda v: v == ENCRYPTED, lambda _: next(values, FORGOTTEN)))
+        return domain_event
+
+    def _subject(self, state: dict[str, Any]) -> str | None:
+        assert self.keys is not None
+        order_id = str(state["originator_id"])
+        if state.get("originator_version") == 1 and "storefront_reference" in state:
+            source = state.get("draft") if "draft" in state else state.get("payload")
+            return self.keys.subject_for(customer_of(source, state["storefront_reference"]), order_id)
+        return self.keys.subject_of_order(order_id)
+
+    def _open(self, sealed: dict[str, str]) -> list[str]:
+        assert self.keys is not None
+        key = self.keys.key(sealed["s"])
+        if key is None:
+            return []
+        raw = b64decode(sealed["c"])
+        try:
+            return json.loads(AESGCM(key).decrypt(raw[:12], raw[12:], sealed["s"].encode()))
+        except InvalidTag:  # a newer key of a customer forgotten and seen again: the old values stay forgotten
+            return []
+
+
+def _is_value(value: Any) -> bool:
+    return isinstance(value, str) and value != ""
+
+
+def _swap(value: Any, names: frozenset[str], match: Callable[[Any], bool], swap: Callable[[str], str],
+          depth: int = 0) -> Any:
+    """A copy of ``value`` with every personal field whose value ``match``\\ es replaced by ``swap(value)``, in order."""
+    if depth > 12:
+        return value
+    if isinstance(value, dict):
+        return {k: swap(v) if k in names and match(v) else _swap(v, names, match, swap, depth + 1) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_swap(v, names, match, swap, depth + 1) for v in value]
+    return value

@@ -1,0 +1,71 @@
+"""Kafka connections from settings: SASL/PLAIN against a real broker's SASL_PLAINTEXT listener."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from kafka import KafkaConsumer, KafkaProducer
+from kafka.errors import KafkaError
+
+from orderflow.bootstrap import ensure_topics
+from orderflow.devservices import KafkaBroker
+from orderflow.settings import Settings
+
+PASSWORD = "alice-s3cret"
+
+
+@pytest.fixture(scope="module")
+def sasl_broker():
+    with KafkaBroker(sasl_users={"alice": PASSWORD}) as broker:
+        yield broker
+
+
+def settings_for(broker: KafkaBroker, password: str, tmp_path) -> Settings:
+    secret = tmp_path / f"sasl-{uuid.uuid4().hex[:6]}"
+    secret.write_text(password + "\n")
+    suffix = uuid.uuid4().hex[:8]
+    return Settings.from_env({
+        "ORDERFLOW_KAFKA_BOOTSTRAP": broker.sasl_bootstrap_servers,
+        "ORDERFLOW_KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
+        "ORDERFLOW_KAFKA_SASL_MECHANISM": "PLAIN",
+        "ORDERFLOW_KAFKA_SASL_USERNAME": "alice",
+        "ORDERFLOW_KAFKA_SASL_PASSWORD_FILE": str(secret),
+        "ORDERFLOW_TOPIC_STOREFRONT": f"sf-{suffix}", "ORDERFLOW_TOPIC_ERP": f"erp-{suffix}",
+        "ORDERFLOW_TOPIC_STOREFRONT_SYNC": f"sync-{suffix}", "ORDERFLOW_TOPIC_NOTIFICATIONS": f"n-{suffix}",
+        "ORDERFLOW_TOPIC_DEAD_LETTERS": f"dlq-{suffix}",
+    })
+
+
+def test_the_engine_s_clients_log_in_with_sasl_plain_and_carry_messages(sasl_broker, tmp_path):
+    settings = settings_for(sasl_broker, PASSWORD, tmp_path)
+    ensure_topics(settings)  # the admin client
+    producer = KafkaProducer(**settings.kafka_config(), acks="all")
+    producer.send(settings.topics.storefront, key=b"SF-1", value=b"hello").get(timeout=30)
+    producer.close()
+    consumer = KafkaConsumer(settings.topics.storefront, **settings.kafka_config(), auto_offset_reset="earliest",
+                             consumer_timeout_ms=15_000)
+    try:
+        assert [record.value for record in consumer][:1] == [b"hello"]
+    finally:
+        consumer.close()
+
+
+def test_a_wrong_password_is_refused_by_the_broker_with_a_clear_reason_that_does_not_print_it(sasl_broker, tmp_path,
+                                                                                             caplog):
+    settings = settings_for(sasl_broker, "wrong-password", tmp_path)
+    with pytest.raises(KafkaError):  # kafka-python retries, then gives up: "Unable to bootstrap"
+        KafkaProducer(**settings.kafka_config(), max_block_ms=8_000).send("x", b"v").get(timeout=15)
+    said = "\n".join(record.getMessage() for record in caplog.records)
+    assert "SaslAuthenticationFailedError" in said and "Invalid username or password" in said
+    assert "wrong-password" not in said
+
+
+def test_sasl_settings_are_checked_before_any_connection():
+    with pytest.raises(ValueError, match="SASL_MECHANISM must be PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512"):
+        Settings.from_env({"ORDERFLOW_KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+                           "ORDERFLOW_KAFKA_SASL_MECHANISM": "GSSAPI"}).kafka_config()
+    config = Settings.from_env({"ORDERFLOW_KAFKA_SECURITY_PROTOCOL": "SASL_SSL", "ORDERFLOW_KAFKA_SASL_MECHANISM":
+                                "SCRAM-SHA-512", "ORDERFLOW_KAFKA_SASL_USERNAME": "u", "ORDERFLOW_KAFKA_SASL_PASSWORD": "p",
+                                "ORDERFLOW_KAFKA_SSL_CAFILE": "/etc/ca.pem"}).kafka_config()
+    assert (config["security_protocol"], config["sasl_mechanism"], config["ssl_cafile"]) == ("SASL_SSL", "SCRAM-SHA-512", "/etc/ca.pem")
