@@ -26,6 +26,7 @@ from kafka.partitioner.default import murmur2
 
 from orderflow.aggregates.errors import UnknownOrder
 from orderflow.aggregates.inbox import Receipt
+from orderflow.aggregates.web_order import WebOrder
 from orderflow.application import Orders
 from orderflow.consumers.dead_letters import Rejection, Source, bounded_reason, unexpected_reason
 from orderflow.consumers.handlers import ERP, NOT_ABOUT_AN_ORDER, STOREFRONT, TOPIC_OF, CannotApply, apply, check_key
@@ -117,6 +118,7 @@ class Pipeline:
         partitions = sorted(partitions)
         self.merge.assign(partitions)
         self._unseen.clear()
+        self.app.forget_cache()  # another consumer may have moved these partitions' orders on
         self._now = now
         self.partition_count = partition_count
         for source, message_id in self.parking.load(sorted({tp.partition for tp in partitions}), self._order_exists):
@@ -124,9 +126,20 @@ class Pipeline:
         return {tp: self.app.position(position_name(tp.topic, tp.partition)) for tp in partitions}
 
     def add(self, partition: Partition, records: Iterable[Any], now: float) -> None:
-        """Buffer polled records of one partition at ``now``, decoded once; learn in one query which were never seen."""
+        """Buffer polled records of one partition at ``now``, decoded once.
+
+        One query learns which of their receipts and orders do not exist yet
+        (orders kept in memory are not asked about).
+        """
         incoming = [self._incoming(record) for record in records]
-        self._unseen |= self.app.missing(list({_receipt_id(i) for i in incoming if i.envelope is not None}))
+        ids = set()
+        for each in incoming:
+            if each.envelope is not None:
+                ids.add(_receipt_id(each))
+                order_id = WebOrder.create_id(each.envelope.key)
+                if not self.app.is_cached(order_id):
+                    ids.add(order_id)
+        self._unseen |= self.app.missing(list(ids))
         self.merge.add(partition, incoming, now)
 
     def _incoming(self, record: Any, parked_id: str | None = None) -> Incoming:
@@ -176,6 +189,7 @@ class Pipeline:
             batch.tracking = Positions.of({position_name(*tp): offset for tp, offset in positions.items()})
             if rejections:
                 before_commit(rejections)
+        self._unseen.difference_update(batch.aggregates)  # they exist now
         return Step(count, positions, rejections, full=count >= self.batch_size)
 
     @staticmethod

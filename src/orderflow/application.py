@@ -8,6 +8,7 @@ consumer's position are recorded in one database transaction.
 from __future__ import annotations
 
 import os
+from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -21,6 +22,7 @@ from eventsourcing.popo import POPOFactory
 from orderflow.aggregates.forgetting import Forgetting
 from orderflow.aggregates.inbox import ParkingLot
 from orderflow.aggregates.numbering import NumberBlock, NumberSeries, WebOrderNumbers
+from orderflow.aggregates.web_order import WebOrder
 from orderflow.ciphers import cipher_env
 from orderflow.commands import OrderCommands
 from orderflow.positions import POPOPositionsRecorder
@@ -36,7 +38,7 @@ class Orders(OrderCommands, Application[UUID]):
     snapshotting_intervals = {ParkingLot: 100}  # noqa: RUF012 - the library reads it from the class
 
     def __init__(self, database_url: str = "memory:", env: dict[str, str] | None = None,
-                 cipher_keys: tuple[str, ...] = ()):
+                 cipher_keys: tuple[str, ...] = (), cache_size: int = 20_000):
         """The event store at ``database_url``; with ``cipher_keys`` (newest first) every event is encrypted at rest.
 
         TLS parameters of a PostgreSQL URL (``?sslmode=verify-full&sslrootcert=...``) reach the library's
@@ -54,6 +56,10 @@ class Orders(OrderCommands, Application[UUID]):
         # lookups are not repeated by the next: a batch is one transaction's view.
         self._read: dict[UUID, Any] = {}
         self._missing: set[UUID] = set()
+        # Web orders as the last recorded batch left them: a consumer's orders stay in memory, not
+        # read back per batch. Dropped whole when a batch is not recorded (see ``forget_cache``).
+        self._cache: OrderedDict[UUID, WebOrder] = OrderedDict()
+        self.cache_size = cache_size
 
     @property
     def _is_postgres(self) -> bool:
@@ -103,16 +109,36 @@ class Orders(OrderCommands, Application[UUID]):
         if self._batch is not None:
             raise RuntimeError("batches do not nest")
         self._batch = ProcessingEvent(tracking=tracking)
+        read = self._read
         try:
             yield self._batch
             processing_event, self._batch = self._batch, None
+            recordings = self._record(processing_event)
+        except BaseException:
+            self.forget_cache()  # cached orders may carry changes that were not recorded
+            raise
         finally:
             self._batch = None
-            self._read.clear()
+            self._read = {}
             self._missing.clear()
-        recordings = self._record(processing_event)
+        self._remember({**read, **processing_event.aggregates})
         self._take_snapshots(processing_event)
         self._notify(recordings)
+
+    def is_cached(self, aggregate_id: UUID) -> bool:
+        return aggregate_id in self._cache
+
+    def forget_cache(self) -> None:
+        """Drop every order kept in memory (after a conflict, or when partitions change hands)."""
+        self._cache.clear()
+
+    def _remember(self, aggregates: dict[UUID, Any]) -> None:
+        for aggregate_id, aggregate in aggregates.items():
+            if isinstance(aggregate, WebOrder):
+                self._cache[aggregate_id] = aggregate
+                self._cache.move_to_end(aggregate_id)
+        while len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
 
     def save(self, *objs: Any, **kwargs: Any) -> Any:
         """Record at once, or collect into the open batch."""
@@ -133,6 +159,10 @@ class Orders(OrderCommands, Application[UUID]):
             return self._batch.aggregates[aggregate_id]
         if aggregate_id in self._read:
             return self._read[aggregate_id]
+        cached = self._cache.get(aggregate_id)
+        if cached is not None:
+            self._read[aggregate_id] = cached
+            return cached
         if aggregate_id in self._missing:
             raise AggregateNotFoundError(aggregate_id)
         try:
@@ -190,6 +220,7 @@ class Orders(OrderCommands, Application[UUID]):
         for aggregate_id, aggregate in list(self._read.items()):
             if aggregate.pending_events and aggregate_id not in self._batch.aggregates:
                 del self._read[aggregate_id]
+                self._cache.pop(aggregate_id, None)
         for aggregate_id, aggregate in list(self._batch.aggregates.items()):
             if not aggregate.pending_events:
                 continue
@@ -201,6 +232,7 @@ class Orders(OrderCommands, Application[UUID]):
                 if collected.originator_id == aggregate_id:
                     rebuilt = collected.mutate(rebuilt)
             self._read.pop(aggregate_id, None)
+            self._cache.pop(aggregate_id, None)
             if rebuilt is None:
                 del self._batch.aggregates[aggregate_id]
             else:

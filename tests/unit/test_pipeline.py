@@ -242,3 +242,16 @@ def test_positions_of_both_topics_are_recorded_with_the_effects():
     app, harness = run_messages(envelope("order_placed", 0), envelope("sales_document_created", 1))
     assert {name: app.position(name) for name in (position_name(*tp) for tp in harness.log)} == {
         position_name(*tp): 0 for tp in harness.log}
+
+
+def test_orders_kept_in_memory_between_batches_stay_equal_to_the_store_after_a_refused_command():
+    app, harness = run_messages(
+        envelope("order_placed", 0), envelope("sales_document_created", 1), envelope("quote_made_into_order", 2),
+        envelope("shipment_posted", 3), envelope("customer_comment", 4), batch_size=1,
+    )
+    assert [r.message_type for r in harness.rejections] == ["shipment_posted"]
+    assert app.is_cached(WebOrder.create_id(KEY))
+    with app.batch():
+        in_memory = app.get_order(KEY)
+    stored = app.repository.get(WebOrder.create_id(KEY))
+    assert (in_memory.version, len(in_memory.comments)) == (stored.version, len(stored.comments)) == (stored.version, 1)
