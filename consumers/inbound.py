@@ -119,6 +119,9 @@ class InboundConsumer:
         self.assigned_at: float | None = None
         """When partitions were last assigned (``time.monotonic()``); None before the first assignment."""
         self._more = False
+        self.stall_after = 30.0
+        """Seconds without a record while a partition is known to be behind before the consumer rejoins."""
+        self._progress_at = time.monotonic()
         self._ends: dict[TopicPartition, tuple[int, float]] = {}
         self._next: dict[TopicPartition, int] = {}
         """The offset of the next record to read from each partition (no network call to know it)."""
@@ -154,6 +157,11 @@ class InboundConsumer:
             return 0
         now = time.monotonic()
         read = 0
+        if polled or not self._behind():
+            self._progress_at = now
+        elif now - self._progress_at > self.stall_after:
+            self._rejoin(now)
+            return 0
         for tp, records in polled.items():
             records = self._within_bound(tp, records)
             if records:
@@ -228,6 +236,27 @@ class InboundConsumer:
                 return None
             looked_up = self._ends[tp] = (end, time.monotonic())
         return looked_up[0]
+
+    def _behind(self) -> bool:
+        """Whether a fetch response said some partition holds records this consumer has not read."""
+        for tp in self.consumer.assignment():
+            end = self.consumer.highwater(tp)
+            if end is not None and end > self._next.get(tp, end):
+                return True
+        return False
+
+    def _rejoin(self, now: float) -> None:
+        """Leave and rejoin the group: records are there but none arrive.
+
+        A safety net: under load, kafka-python 3.0 has been seen to stay in a
+        rebalance for good (its partitions marked pending revocation) while
+        the broker holds records for them.
+        """
+        log.warning("no records arrive though partitions are behind; rejoining the group",
+                    seconds=round(now - self._progress_at, 1))
+        self._progress_at = now
+        self.consumer.unsubscribe()
+        self.consumer.subscribe(list(self.topics.inbound), listener=self._rebalances)
 
     def _within_bound(self, tp: TopicPartition, records: list[Any]) -> list[Any]:
         """What fits in ``tp``'s buffer; the partition is read again from the first record left out.
