@@ -49,6 +49,10 @@ class Settings:
     order_url_template: str = "https://shop.example/orders/{storefront_reference}"
     schema_dir: Path = REPO_ROOT / "schemas"
     log_format: str = "console"
+    backoff_max_seconds: float = 30.0
+    startup_timeout_seconds: float = 120.0
+    max_failures: int = 10
+    failure_window_seconds: float = 300.0
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
@@ -74,6 +78,10 @@ class Settings:
             order_url_template=env.get("ORDERFLOW_ORDER_URL_TEMPLATE", d.order_url_template),
             schema_dir=Path(env.get("ORDERFLOW_SCHEMA_DIR", d.schema_dir)),
             log_format=env.get("ORDERFLOW_LOG_FORMAT", d.log_format),
+            backoff_max_seconds=float(env.get("ORDERFLOW_BACKOFF_MAX_SECONDS", d.backoff_max_seconds)),
+            startup_timeout_seconds=float(env.get("ORDERFLOW_STARTUP_TIMEOUT_SECONDS", d.startup_timeout_seconds)),
+            max_failures=int(env.get("ORDERFLOW_MAX_FAILURES", d.max_failures)),
+            failure_window_seconds=float(env.get("ORDERFLOW_FAILURE_WINDOW_SECONDS", d.failure_window_seconds)),
         )
 
 
@@ -112,5 +120,9 @@ def eventsourcing_env(database_url: str) -> dict[str, str]:
             "POSTGRES_PASSWORD": unquote(url.password or ""),
             "POSTGRES_POOL_SIZE": "5",
             "POSTGRES_MAX_OVERFLOW": "10",
+            # Try a pooled connection before handing it out: after a server restart the pool holds closed ones.
+            "POSTGRES_PRE_PING": "y",
+            # How long a caller waits for a pooled connection while the server is unreachable.
+            "POSTGRES_CONNECT_TIMEOUT": "10",
         }
     raise ValueError(f"unsupported ORDERFLOW_DATABASE_URL scheme {url.scheme!r}: use sqlite:///, postgresql:// or memory:")
