@@ -71,6 +71,7 @@ class Engine:
         publisher = OutboundPublisher(
             self.app, self.db, None, s.topics, order_url_template=s.order_url_template, batch_size=s.batch_size,
             producer_factory=lambda: outbound_producer(s.kafka_bootstrap), lock=self.db.stream_lock("outbound"),
+            send_timeout=s.send_timeout_seconds,
         )
         self._closers.append(publisher.close)
         return publisher

@@ -90,6 +90,7 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     except Stopped:
         return 0
     health = supervisor.health
+    health.set("inbound", "starting")
     workers = [
         Worker("projections", engine.projections.step, supervisor),
         Worker("outbound", outbound.step, supervisor, on_failure=outbound.reset_producer),

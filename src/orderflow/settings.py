@@ -50,6 +50,7 @@ class Settings:
     schema_dir: Path = REPO_ROOT / "schemas"
     log_format: str = "console"
     backoff_max_seconds: float = 30.0
+    send_timeout_seconds: float = 30.0
     startup_timeout_seconds: float = 120.0
     max_failures: int = 10
     failure_window_seconds: float = 300.0
@@ -79,6 +80,7 @@ class Settings:
             schema_dir=Path(env.get("ORDERFLOW_SCHEMA_DIR", d.schema_dir)),
             log_format=env.get("ORDERFLOW_LOG_FORMAT", d.log_format),
             backoff_max_seconds=float(env.get("ORDERFLOW_BACKOFF_MAX_SECONDS", d.backoff_max_seconds)),
+            send_timeout_seconds=float(env.get("ORDERFLOW_SEND_TIMEOUT_SECONDS", d.send_timeout_seconds)),
             startup_timeout_seconds=float(env.get("ORDERFLOW_STARTUP_TIMEOUT_SECONDS", d.startup_timeout_seconds)),
             max_failures=int(env.get("ORDERFLOW_MAX_FAILURES", d.max_failures)),
             failure_window_seconds=float(env.get("ORDERFLOW_FAILURE_WINDOW_SECONDS", d.failure_window_seconds)),

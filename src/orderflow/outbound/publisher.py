@@ -76,6 +76,7 @@ class OutboundView(View):
         self.topic = topic
         self.producer = producer
         self.build = build
+        self.send_timeout = SEND_TIMEOUT
         self._pending: list[Envelope] = []
         self._futures: list[Any] = []
 
@@ -103,9 +104,9 @@ class OutboundView(View):
         futures, self._futures = self._futures, []
         if not futures:
             return
-        self.producer.flush(timeout=SEND_TIMEOUT)  # a no-op for the second topic: one producer, one flush
+        self.producer.flush(timeout=self.send_timeout)  # a no-op for the second topic: one producer, one flush
         for future in futures:
-            future.get(timeout=SEND_TIMEOUT)
+            future.get(timeout=self.send_timeout)
         log.info("outbound batch published", topic=self.topic, messages=len(futures))
 
     def forget(self) -> None:
@@ -129,6 +130,7 @@ class OutboundPublisher(ProjectionRunner):
         batch_size: int = 500,
         producer_factory: Callable[[], KafkaProducer] | None = None,
         lock: StreamLock | None = None,
+        send_timeout: float = SEND_TIMEOUT,
     ):
         if producer is None and producer_factory is None:
             raise ValueError("an outbound publisher needs a producer or a producer factory")
@@ -141,6 +143,8 @@ class OutboundPublisher(ProjectionRunner):
                 lambda event, order: notification_messages(event, order, order_url_template),
             ),
         ]
+        for view in views:
+            view.send_timeout = send_timeout
         super().__init__(app, db, views, batch_size, lock=lock)
 
     def run_once(self) -> int:
