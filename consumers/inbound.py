@@ -146,7 +146,11 @@ class InboundConsumer:
         log.info("consumer stopped")
 
     def poll_once(self, timeout_ms: int = 500) -> int:
-        """One poll and one transaction; return how many records were read or released."""
+        """One poll and one transaction; return how many records were read or released.
+
+        After any error but a conflict (which it handles), nothing of the
+        transaction was recorded: call :meth:`start_over` before polling again.
+        """
         if self._more:
             timeout_ms = 0
         elif self.buffered:
@@ -176,9 +180,6 @@ class InboundConsumer:
             log.warning("batch conflicted, re-reading", error=str(error))
             self.start_over()
             return read
-        except BaseException:
-            self.start_over()  # nothing of it was recorded: memory must not run ahead of the database
-            raise
         if step is None:
             self._more = False
             return read

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import suppress
 from dataclasses import dataclass, field
 
 from datetime import timedelta
@@ -13,8 +14,9 @@ from orderflow.application import Orders
 from orderflow.consumers.dead_letters import DeadLetterTopic
 from orderflow.consumers.inbound import InboundConsumer
 from orderflow.contract import Contract
-from orderflow.db import Database
+from orderflow.db import Database, schema_lock
 from orderflow.outbound import OutboundPublisher, outbound_producer
+from orderflow.outbound.publisher import close_producer
 from orderflow.projections.runner import ProjectionRunner
 from orderflow.projections.catalog import all_views
 from orderflow.settings import Settings
@@ -50,7 +52,7 @@ class Engine:
             # inbound topics to one member, as the merge by event time needs. (Naming it alone here made
             # rebalances hang now and then in kafka-python 3.0.)
         )
-        self._closers.append(producer.close)
+        self._closers.append(lambda: close_producer(producer, timeout=10))
         return InboundConsumer(
             app=self.app,
             contract=self.contract,
@@ -66,11 +68,13 @@ class Engine:
     def outbound_publisher(self) -> OutboundPublisher:
         """The publisher of the storefront-sync and notifications topics, with its own producer."""
         s = self.settings
-        producer = outbound_producer(**s.kafka_config())
-        self._closers.append(producer.close)
-        return OutboundPublisher(
-            self.app, self.db, producer, s.topics, order_url_template=s.order_url_template, batch_size=s.batch_size
+        publisher = OutboundPublisher(
+            self.app, self.db, None, s.topics, order_url_template=s.order_url_template, batch_size=s.batch_size,
+            producer_factory=lambda: outbound_producer(**s.kafka_config()), lock=self.db.stream_lock("outbound"),
+            send_timeout=s.send_timeout_seconds,
         )
+        self._closers.append(publisher.close)
+        return publisher
 
     def ensure_topics(self) -> None:
         ensure_topics(self.settings)
@@ -78,6 +82,7 @@ class Engine:
     def close(self) -> None:
         for close in reversed(self._closers):
             close()
+        self.projections.close()
         self.db.close()
         self.app.close()
 
@@ -102,12 +107,18 @@ def ensure_topics(settings: Settings, partitions: int = 4) -> None:
 def bootstrap(settings: Settings | None = None) -> Engine:
     """Build the application, the read-model database and the projections from settings."""
     settings = settings or Settings.from_env()
-    app = Orders(settings.database_url, cipher_keys=settings.cipher_keys)
-    db = Database(settings.database_url)
-    return Engine(
-        settings=settings,
-        app=app,
-        db=db,
-        projections=ProjectionRunner(app, db, all_views(db.is_postgres, app)),
-        contract=Contract(settings.schema_dir),
-    )
+    contract = Contract(settings.schema_dir)
+    app = db = None
+    try:
+        # Processes starting together on a new database would race to create the same tables.
+        with schema_lock(settings.database_url):
+            app = Orders(settings.database_url, cipher_keys=settings.cipher_keys)
+            db = Database(settings.database_url)
+            projections = ProjectionRunner(app, db, all_views(db.is_postgres, app), lock=db.stream_lock("projections"))
+    except BaseException:
+        for part in (db, app):
+            if part is not None:
+                with suppress(Exception):
+                    part.close()
+        raise
+    return Engine(settings=settings, app=app, db=db, projections=projections, contract=contract)

@@ -8,6 +8,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
+from contextlib import suppress
 from typing import Any
 
 import psycopg
@@ -16,13 +17,15 @@ from eventsourcing.persistence import PersistenceError
 from kafka.errors import KafkaTimeoutError
 
 from orderflow import logs
-from orderflow.bootstrap import bootstrap, ensure_topics
-from orderflow.consumers.inbound import NotCoPartitioned
+from orderflow.bootstrap import Engine, bootstrap, ensure_topics
+from orderflow.consumers.inbound import InboundConsumer, NotCoPartitioned
 from orderflow.db import Database
 from orderflow.analyst import format_table
 from orderflow.analyst import register as register_analyst
 from orderflow.publish import register as register_publish
+from orderflow.outbound import OutboundPublisher
 from orderflow.settings import Settings, redact_secrets, redact_url
+from orderflow.supervision import TRANSIENT, Backoff, ErrorPolicy, GiveUp, Stopped, Streak, Supervisor, Worker
 
 log = structlog.get_logger("orderflow")
 
@@ -102,44 +105,101 @@ def cmd_forget(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
-    engine = bootstrap(settings)
+    """The engine: the inbound loop in this thread, the followers supervised in theirs (docs/reliability.md)."""
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    engine.ensure_topics()
-    consumer = engine.inbound_consumer()
-    outbound = engine.outbound_publisher()
-    followers = [
-        threading.Thread(target=engine.projections.run, args=(stop,), name="projections"),
-        threading.Thread(target=outbound.run, args=(stop,), name="outbound"),
+    supervisor = Supervisor(
+        stop,
+        policy=ErrorPolicy(fatal_types=(NotCoPartitioned,)),
+        backoff=Backoff(maximum=settings.backoff_max_seconds),
+        give_up=GiveUp(settings.max_failures, settings.failure_window_seconds),
+    )
+    try:
+        engine, consumer, outbound = supervisor.retry(
+            "startup", lambda: _start(settings), timeout=settings.startup_timeout_seconds)
+    except Stopped:
+        return 0
+    health = supervisor.health
+    health.set("inbound", "starting")
+    workers = [
+        Worker("projections", engine.projections.step, supervisor),
+        Worker("outbound", outbound.step, supervisor, on_failure=outbound.reset_producer),
     ]
-    for thread in followers:
-        thread.start()
-    log.info("orderflow running", database=_redacted(settings.database_url), kafka=settings.kafka_bootstrap)
+    for worker in workers:
+        worker.start()
+    log.info("orderflow running", database=redact_url(settings.database_url), kafka=settings.kafka_bootstrap)
     last_activity = last_report = time.monotonic()
+    streak, starting_over = Streak("inbound"), False
     try:
         while not stop.is_set():
-            if consumer.poll_once(timeout_ms=500):
-                last_activity = time.monotonic()
+            health.beat()
+            try:
+                if starting_over:
+                    consumer.start_over()  # re-reads every partition's position from the database
+                    starting_over = False
+                if consumer.poll_once(timeout_ms=500):
+                    last_activity = time.monotonic()
+            except Exception as error:  # noqa: BLE001 - the policy decides
+                if not supervisor.failed("inbound", streak, error):
+                    break
+                starting_over = True  # what was polled or buffered may be ahead of the database
+                continue
+            streak.succeeded()
+            health.set("inbound", "running" if consumer.is_assigned and _coordinator_known(consumer) else "starting")
             now = time.monotonic()
             if now - last_report >= 10:
-                log.info("lag", **engine.projections.lag(), **outbound.lag())
                 last_report = now
+                if (lag := _lag(engine, outbound, supervisor)) is not None:
+                    log.info("lag", **lag, ready=health.ready())
             # Idle counts from the later of the last record and the last assignment: joining the
             # group can take longer than the idle time, and records before it were not ours yet.
             idle_since = max(last_activity, consumer.assigned_at or now)
             if (args.stop_when_idle is not None and now - idle_since >= args.stop_when_idle and consumer.is_assigned
                     and not consumer.buffered):
-                if not any(engine.projections.lag().values()) and not any(outbound.lag().values()):
+                lag = _lag(engine, outbound, supervisor)
+                if lag is not None and not any(lag.values()):
                     log.info("idle and caught up: stopping")
                     stop.set()
     finally:
         stop.set()
-        consumer.close()
-        for thread in followers:
-            thread.join()
+        with suppress(Exception):
+            consumer.close()
+        for worker in workers:
+            worker.join()
         engine.close()
-    return 0
+    if supervisor.error is not None:
+        log.error("orderflow run exits: a component cannot recover", exit_code=supervisor.exit_code,
+                  error=str(supervisor.error), health=health.snapshot())
+    return supervisor.exit_code
+
+
+def _start(settings: Settings) -> tuple[Engine, InboundConsumer, OutboundPublisher]:
+    """Build the engine and its Kafka clients; nothing is left open if a step fails (start-up retries it)."""
+    engine = bootstrap(settings)
+    try:
+        engine.ensure_topics()
+        return engine, engine.inbound_consumer(), engine.outbound_publisher()
+    except BaseException:
+        with suppress(Exception):
+            engine.close()
+        raise
+
+
+def _lag(engine: Engine, outbound: OutboundPublisher, supervisor: Supervisor) -> dict[str, int] | None:
+    """Every follower's lag, or None while the database cannot tell (a transient error, already retried elsewhere)."""
+    try:
+        return {**engine.projections.lag(), **outbound.lag()}
+    except Exception as error:
+        if supervisor.policy.classify(error) != TRANSIENT:
+            raise
+        return None
+
+
+def _coordinator_known(consumer: InboundConsumer) -> bool:
+    """Whether the consumer knows its group coordinator (not during a broker outage); True if it cannot tell."""
+    coordinator = getattr(consumer.consumer, "_coordinator", None)
+    return getattr(coordinator, "coordinator_id", 0) is not None
 
 
 def cmd_orders(settings: Settings, args: argparse.Namespace) -> int:
@@ -167,13 +227,6 @@ def cmd_simulate(settings: Settings, args: argparse.Namespace) -> int:
     log.info("simulated traffic published", messages=sent, orders=args.count,
              topics=[settings.topics.storefront, settings.topics.erp])
     return 0
-
-
-def _redacted(url: str) -> str:
-    if "@" not in url:
-        return url
-    scheme, rest = url.split("://", 1)
-    return f"{scheme}://***@{rest.split('@', 1)[1]}"
 
 
 if __name__ == "__main__":

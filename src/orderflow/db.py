@@ -10,10 +10,17 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any, Protocol
 
+import structlog
+
 from orderflow.settings import eventsourcing_env
+
+log = structlog.get_logger("orderflow.db")
+
+#: How long a session waits for the schema lock before giving up (a transient error: start-up retries).
+SCHEMA_LOCK_TIMEOUT = "60s"
 
 
 class Cursor(Protocol):
@@ -35,8 +42,14 @@ class Database:
         if self.is_postgres:
             from psycopg_pool import ConnectionPool
 
-            conninfo = database_url.replace("postgres://", "postgresql://", 1)
-            self._pool = ConnectionPool(conninfo, min_size=1, max_size=4, open=True)
+            self.conninfo = database_url.replace("postgres://", "postgresql://", 1)
+            # check: a connection is tried before it is handed out, so that none closed by a server restart is
+            # used; timeout: how long a transaction waits for one while the server is unreachable (then
+            # PoolTimeout, a transient error to the callers' error policy).
+            self._pool = ConnectionPool(
+                self.conninfo, min_size=1, max_size=4, open=True, timeout=10,
+                check=ConnectionPool.check_connection, kwargs={"connect_timeout": 5},
+            )
         else:
             self._sqlite = sqlite3.connect(
                 env["SQLITE_DBNAME"], uri=True, check_same_thread=False, isolation_level=None, timeout=30
@@ -64,6 +77,10 @@ class Database:
         with self.transaction() as cursor:
             cursor.execute(sql, params)
             return cursor.fetchall()
+
+    def stream_lock(self, name: str) -> StreamLock:
+        """The lock that makes one process at a time follow stream ``name`` (always held on SQLite)."""
+        return StreamLock(self.conninfo if self.is_postgres else None, name)
 
     def close(self) -> None:
         if self.is_postgres:
@@ -95,3 +112,95 @@ class _PostgresCursor:
         with self._cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
+
+
+def _lock_connection(conninfo: str) -> Any:
+    """A connection of its own for a session advisory lock: the lock lives as long as this session.
+
+    TCP keepalives let the client notice a dead server within about half a minute.
+    """
+    import psycopg
+
+    return psycopg.connect(conninfo, autocommit=True, connect_timeout=5, keepalives=1, keepalives_idle=10,
+                           keepalives_interval=5, keepalives_count=3)
+
+
+class StreamLock:
+    """A PostgreSQL session advisory lock that makes one process the follower of a stream.
+
+    Taken without waiting (``pg_try_advisory_lock``) on a connection of its own;
+    released when the process ends, or when its session does (a crash, a
+    database restart), and another process then takes it. ``held`` asks the
+    session, so that a lock lost with its connection is noticed. With no
+    ``conninfo`` (SQLite: one process per database file) the lock is always held.
+    """
+
+    def __init__(self, conninfo: str | None, name: str):
+        self.conninfo = conninfo
+        self.name = name
+        self._conn: Any = None
+        self._holding = False
+
+    def acquire(self) -> bool:
+        """Take the lock if no other session holds it; True if this process holds it now."""
+        if self.conninfo is None:
+            return True
+        if self._conn is None:
+            self._conn = _lock_connection(self.conninfo)
+        try:
+            [(taken,)] = self._conn.execute("SELECT pg_try_advisory_lock(hashtextextended(%s, 0))",
+                                            (self.key,)).fetchall()
+        except Exception:
+            self._drop()
+            raise
+        self._holding = bool(taken)
+        return self._holding
+
+    def held(self) -> bool:
+        """Whether this process holds the lock now: its session, which took it, is still alive (one round trip)."""
+        if self.conninfo is None:
+            return True
+        if self._conn is None or not self._holding:
+            return False
+        try:
+            self._conn.execute("SELECT 1")
+        except Exception as error:  # noqa: BLE001 - whatever broke the session, the lock went with it
+            log.warning("stream lock lost with its session", stream=self.name, error=str(error))
+            self._drop()
+            return False
+        return True
+
+    @property
+    def key(self) -> str:
+        return f"orderflow:{self.name}"
+
+    def release(self) -> None:
+        """Let another process take the stream (closing the session releases the lock)."""
+        self._drop()
+
+    def _drop(self) -> None:
+        conn, self._conn, self._holding = self._conn, None, False
+        if conn is not None:
+            with suppress(Exception):
+                conn.close()
+
+
+@contextmanager
+def schema_lock(database_url: str) -> Iterator[None]:
+    """Serialise schema creation across processes starting together on one PostgreSQL database.
+
+    ``CREATE TABLE IF NOT EXISTS`` is not safe against a concurrent one (a
+    ``UniqueViolation`` on ``pg_type``): whoever creates orderflow's tables
+    (the event store's and the read models') does it under this session lock.
+    """
+    if eventsourcing_env(database_url)["PERSISTENCE_MODULE"] != "eventsourcing.postgres":
+        yield
+        return
+    conn = _lock_connection(database_url.replace("postgres://", "postgresql://", 1))
+    try:
+        conn.execute(f"SET lock_timeout = '{SCHEMA_LOCK_TIMEOUT}'")
+        conn.execute("SELECT pg_advisory_lock(hashtextextended('orderflow:schema', 0))")
+        yield
+    finally:
+        with suppress(Exception):
+            conn.close()

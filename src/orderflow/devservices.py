@@ -138,6 +138,13 @@ class PostgresServer:
             log.info("postgres.stopped", port=self.port)
             self.scratch_dir = None
 
+    def restart(self, mode: str = "fast") -> None:
+        """Restart the server in place (``pg_ctl restart -m fast``): every session is cut, the data stays."""
+        data = self.scratch_dir / "data"
+        _run(_pg_command("pg_ctl", "-D", data, "-l", self.scratch_dir / "postgres.log", "-m", mode, "-w", "-t", "30",
+                         "restart"), cwd=self.scratch_dir, start_new_session=True)
+        log.info("postgres.restarted", port=self.port, mode=mode)
+
     def create_database(self, name: str) -> str:
         """Create database ``name`` and return its URL."""
         with psycopg.connect(self.url, autocommit=True, connect_timeout=10) as conn:
@@ -197,11 +204,7 @@ class KafkaBroker:
         try:
             _run([*self._java(libs), "kafka.tools.StorageTool", "format", "--standalone",
                   "-t", _kafka_cluster_id(), "-c", config])
-            with (self.scratch_dir / "broker.log").open("ab") as out:
-                self._proc = subprocess.Popen(
-                    [*self._java(libs), "kafka.Kafka", config], stdin=subprocess.DEVNULL,
-                    stdout=out, stderr=subprocess.STDOUT, cwd=self.scratch_dir, start_new_session=True)
-            self._wait_ready()
+            self._launch(libs)
         except Exception as exc:
             tail = _tail(self.scratch_dir / "broker.log")
             self.stop()
@@ -209,6 +212,30 @@ class KafkaBroker:
         log.info("kafka.started", bootstrap_servers=self.bootstrap_servers,
                  seconds=round(time.monotonic() - started, 2))
         return self
+
+    def _launch(self, libs: Path) -> None:
+        with (self.scratch_dir / "broker.log").open("ab") as out:
+            self._proc = subprocess.Popen(
+                [*self._java(libs), "kafka.Kafka", self.scratch_dir / "server.properties"], stdin=subprocess.DEVNULL,
+                stdout=out, stderr=subprocess.STDOUT, cwd=self.scratch_dir, start_new_session=True)
+        self._wait_ready()
+
+    def pause(self) -> None:
+        """Stop the broker process (SIGTERM, a clean shutdown) but keep its data and ports: :meth:`resume` it."""
+        if self._proc is not None:
+            _terminate_group(self._proc.pid, running=lambda: self._proc.poll() is None)
+            log.info("kafka.paused", port=self.port)
+
+    def resume(self) -> None:
+        """Start the broker again on the same data and ports, and wait until it answers."""
+        self._launch(kafka_libs())
+        log.info("kafka.resumed", port=self.port)
+
+    def restart(self, down_for: float = 0.0) -> None:
+        """Stop the broker, wait ``down_for`` seconds, start it again on the same data and ports."""
+        self.pause()
+        time.sleep(down_for)
+        self.resume()
 
     def _java(self, libs: Path) -> list[str]:
         java = Path(os.environ["JAVA_HOME"], "bin", "java") if "JAVA_HOME" in os.environ else "java"

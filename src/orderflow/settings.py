@@ -98,6 +98,11 @@ class Settings:
     def kafka_config(self) -> dict[str, object]:
         """Bootstrap servers, TLS and SASL: what every Kafka client the engine builds is given."""
         return {"bootstrap_servers": self.kafka_bootstrap, **self.kafka_security.client_config()}
+    backoff_max_seconds: float = 30.0
+    send_timeout_seconds: float = 30.0
+    startup_timeout_seconds: float = 120.0
+    max_failures: int = 10
+    failure_window_seconds: float = 300.0
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
@@ -139,6 +144,11 @@ class Settings:
                 ssl_password=secret(env, "ORDERFLOW_KAFKA_SSL_PASSWORD"),
                 ssl_check_hostname=env.get("ORDERFLOW_KAFKA_SSL_CHECK_HOSTNAME", "true").lower() not in ("0", "false", "no"),
             ),
+            backoff_max_seconds=float(env.get("ORDERFLOW_BACKOFF_MAX_SECONDS", d.backoff_max_seconds)),
+            send_timeout_seconds=float(env.get("ORDERFLOW_SEND_TIMEOUT_SECONDS", d.send_timeout_seconds)),
+            startup_timeout_seconds=float(env.get("ORDERFLOW_STARTUP_TIMEOUT_SECONDS", d.startup_timeout_seconds)),
+            max_failures=int(env.get("ORDERFLOW_MAX_FAILURES", d.max_failures)),
+            failure_window_seconds=float(env.get("ORDERFLOW_FAILURE_WINDOW_SECONDS", d.failure_window_seconds)),
         )
 
 
@@ -222,5 +232,9 @@ def eventsourcing_env(database_url: str) -> dict[str, str]:
             "POSTGRES_PASSWORD": unquote(url.password or ""),
             "POSTGRES_POOL_SIZE": "5",
             "POSTGRES_MAX_OVERFLOW": "10",
+            # Try a pooled connection before handing it out: after a server restart the pool holds closed ones.
+            "POSTGRES_PRE_PING": "y",
+            # How long a caller waits for a pooled connection while the server is unreachable.
+            "POSTGRES_CONNECT_TIMEOUT": "10",
         }
     raise ValueError(f"unsupported ORDERFLOW_DATABASE_URL scheme {url.scheme!r}: use sqlite:///, postgresql:// or memory:")

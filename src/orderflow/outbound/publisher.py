@@ -20,7 +20,7 @@ from kafka import KafkaProducer
 
 from orderflow.aggregates.web_order import WebOrder
 from orderflow.application import Orders
-from orderflow.db import Cursor, Database
+from orderflow.db import Cursor, Database, StreamLock
 from orderflow.outbound.messages import DEFAULT_ORDER_URL_TEMPLATE, notification_messages, storefront_sync_messages
 from orderflow.projections.base import View
 from orderflow.projections.runner import ProjectionRunner
@@ -37,6 +37,23 @@ def outbound_producer(bootstrap_servers: str, **config: Any) -> KafkaProducer:
     return KafkaProducer(
         bootstrap_servers=bootstrap_servers, acks="all", enable_idempotence=True, linger_ms=5, **config
     )
+
+
+def close_producer(producer: KafkaProducer, timeout: float) -> None:
+    """Close ``producer``, waiting at most ``timeout`` s; then drop whatever it could not send.
+
+    kafka-python's ``close`` flushes first and raises ``KafkaTimeoutError`` when the
+    flush does not complete in time, leaving its sender thread running: a broker
+    outage would keep the process from exiting, or an abandoned producer would
+    send its records later. The sender is force-closed then.
+    """
+    try:
+        producer.close(timeout=timeout)
+    except Exception as error:  # noqa: BLE001 - it is being closed either way
+        log.info("producer closed with records unsent", error=repr(error))
+        sender = getattr(producer, "_sender", None)
+        if sender is not None and sender.is_alive():
+            sender.force_close()
 
 
 class OutboundView(View):
@@ -59,6 +76,7 @@ class OutboundView(View):
         self.topic = topic
         self.producer = producer
         self.build = build
+        self.send_timeout = SEND_TIMEOUT
         self._pending: list[Envelope] = []
         self._futures: list[Any] = []
 
@@ -86,9 +104,9 @@ class OutboundView(View):
         futures, self._futures = self._futures, []
         if not futures:
             return
-        self.producer.flush(timeout=SEND_TIMEOUT)  # a no-op for the second topic: one producer, one flush
+        self.producer.flush(timeout=self.send_timeout)  # a no-op for the second topic: one producer, one flush
         for future in futures:
-            future.get(timeout=SEND_TIMEOUT)
+            future.get(timeout=self.send_timeout)
         log.info("outbound batch published", topic=self.topic, messages=len(futures))
 
     def forget(self) -> None:
@@ -106,11 +124,18 @@ class OutboundPublisher(ProjectionRunner):
         self,
         app: Orders,
         db: Database,
-        producer: KafkaProducer,
+        producer: KafkaProducer | None,
         topics: Topics,
         order_url_template: str = DEFAULT_ORDER_URL_TEMPLATE,
         batch_size: int = 500,
+        producer_factory: Callable[[], KafkaProducer] | None = None,
+        lock: StreamLock | None = None,
+        send_timeout: float = SEND_TIMEOUT,
     ):
+        if producer is None and producer_factory is None:
+            raise ValueError("an outbound publisher needs a producer or a producer factory")
+        self.producer_factory = producer_factory
+        self.producer = producer
         views = [
             OutboundView("outbound:storefront_sync", producer, topics.storefront_sync, storefront_sync_messages),
             OutboundView(
@@ -118,4 +143,36 @@ class OutboundPublisher(ProjectionRunner):
                 lambda event, order: notification_messages(event, order, order_url_template),
             ),
         ]
-        super().__init__(app, db, views, batch_size)
+        for view in views:
+            view.send_timeout = send_timeout
+        super().__init__(app, db, views, batch_size, lock=lock)
+
+    def run_once(self) -> int:
+        if self.producer is None:
+            self._use(self.producer_factory())  # raises a transient error while no broker answers
+        return super().run_once()
+
+    def reset_producer(self) -> None:
+        """After a failed batch: drop the producer and what it still buffers; the next batch gets a new one.
+
+        A producer whose flush timed out still holds the batch's records and
+        would send them once the broker is back, beside the batch sent again:
+        a fresh producer avoids that, and any state a broker restart left it in.
+        Without a factory (tests that hand one producer in) the producer is kept.
+        """
+        if self.producer_factory is None or self.producer is None:
+            return
+        producer, self.producer = self.producer, None
+        close_producer(producer, timeout=0)
+
+    def close(self, timeout: float = 10) -> None:
+        """Close the producer (waiting up to ``timeout`` s for what it holds) and let another process publish."""
+        if self.producer is not None:
+            close_producer(self.producer, timeout)
+            self.producer = None
+        super().close()
+
+    def _use(self, producer: KafkaProducer) -> None:
+        self.producer = producer
+        for view in self.views:
+            view.producer = producer  # type: ignore[attr-defined]

@@ -17,12 +17,14 @@ from eventsourcing.persistence import Notification
 from eventsourcing.utils import resolve_topic
 
 from orderflow.application import Orders
-from orderflow.db import Cursor, Database
+from orderflow.db import Cursor, Database, StreamLock
 from orderflow.projections.base import View
 from orderflow.projections.follow import AggregateFollower
+from orderflow.supervision import STANDBY
 
 log = structlog.get_logger("orderflow.projections")
 
+DDL_LOCK = "orderflow:read-model-schema"
 TRACKING_DDL = "CREATE TABLE IF NOT EXISTS projection_tracking (name TEXT PRIMARY KEY, position BIGINT NOT NULL)"
 
 
@@ -36,14 +38,22 @@ class ProjectionRunner:
     its batch, and records its new position, in one transaction.
     """
 
-    def __init__(self, app: Orders, db: Database, views: Sequence[View], batch_size: int = 1000):
+    def __init__(
+        self, app: Orders, db: Database, views: Sequence[View], batch_size: int = 1000, lock: StreamLock | None = None
+    ):
         self.app = app
         self.db = db
         self.views = list(views)
         self.batch_size = batch_size
+        self.lock = lock
+        """When set, :meth:`step` applies batches only while this process holds it (one follower per stream)."""
         self.follower = AggregateFollower(app)
         self._routes: dict[str, tuple[list[View], bool]] = {}
         with db.transaction() as cursor:
+            if db.is_postgres:
+                # Processes starting together on a new database: CREATE TABLE IF NOT EXISTS is not safe against
+                # a concurrent one (UniqueViolation on pg_type), so creations are serialised.
+                cursor.execute(f"SELECT pg_advisory_xact_lock(hashtextextended('{DDL_LOCK}', 0))")
             cursor.execute(TRACKING_DDL)
             for view in self.views:
                 view.create_tables(cursor)
@@ -104,11 +114,29 @@ class ProjectionRunner:
             total += applied
         return total
 
+    def step(self) -> int | None:
+        """One batch, if this process follows the stream: it holds :attr:`lock` (taken now if free) or there is none.
+
+        Returns how many events the batch had, or :data:`~orderflow.supervision.STANDBY` when another
+        process holds the lock. A process that takes the lock over starts from the recorded positions.
+        """
+        if self.lock is not None and not self.lock.held():
+            if not self.lock.acquire():
+                return STANDBY
+            self.forget()
+            log.info("stream lock taken: this process follows the stream", stream=self.lock.name)
+        return self.run_once()
+
     def run(self, stop: threading.Event, idle_sleep: float = 0.2) -> None:
-        """Catch up continuously until ``stop`` is set."""
+        """Catch up continuously until ``stop`` is set (unsupervised: ``orderflow run`` uses a :class:`Worker`)."""
         while not stop.is_set():
-            if self.run_once() == 0:
+            if not self.step():
                 stop.wait(idle_sleep)
+
+    def close(self) -> None:
+        """Let another process follow the stream."""
+        if self.lock is not None:
+            self.lock.release()
 
     def apply(self, notifications: Sequence[Notification], behind: dict[View, int]) -> None:
         """Hand each event to the views of ``behind`` that take it and are behind it (``behind``: view -> position).
