@@ -38,7 +38,7 @@ class Orders(OrderCommands, Application[UUID]):
     snapshotting_intervals = {ParkingLot: 100}  # noqa: RUF012 - the library reads it from the class
 
     def __init__(self, database_url: str = "memory:", env: dict[str, str] | None = None,
-                 cipher_keys: tuple[str, ...] = (), cache_size: int = 20_000):
+                 cipher_keys: tuple[str, ...] = (), cache_size: int = 5_000):
         """The event store at ``database_url``; with ``cipher_keys`` (newest first) every event is encrypted at rest.
 
         TLS parameters of a PostgreSQL URL (``?sslmode=verify-full&sslrootcert=...``) reach the library's

@@ -161,6 +161,8 @@ class CustomerKeys:
             rows = self._sql("SELECT key FROM {keys} WHERE subject = ?", (subject,), fetch=True)
             stored = bytes(rows[0]["key"]) if rows else None
         key = self._wrap.decrypt(stored) if stored is not None and self._wrap else stored
+        if len(self._keys) >= 20_000:
+            self._keys.clear()  # a cache: customers' keys are read again when needed
         self._keys[subject] = (key, time.monotonic())
         return key
 
@@ -215,7 +217,7 @@ class CustomerKeys:
 
     def _cache_order(self, order_id: str, subject: str) -> None:
         self._orders[order_id] = subject
-        if len(self._orders) > 100_000:
+        if len(self._orders) > 20_000:
             self._orders.popitem(last=False)
 
 

@@ -23,7 +23,7 @@ from orderflow.projections.base import View
 class AggregateFollower:
     """Keeps aggregates in step with the events a projection applies."""
 
-    def __init__(self, app: Orders, capacity: int = 10_000):
+    def __init__(self, app: Orders, capacity: int = 5_000):
         self.app = app
         self.capacity = capacity
         self._cache: OrderedDict[UUID, Any] = OrderedDict()
