@@ -161,7 +161,8 @@ class KafkaBroker:
     ``SCRAM-SHA-256``, ``SCRAM-SHA-512``; SCRAM credentials are written at format time,
     ``kafka-storage format --add-scram``). With ``tls`` it also listens on ``ssl_bootstrap_servers``,
     an SSL listener whose certificate (for ``127.0.0.1`` and ``localhost``) is signed by a throwaway
-    CA made with ``openssl`` at start: ``ca_file`` is that CA's PEM file, for the clients.
+    CA made with ``openssl`` at start: ``ca_file`` is that CA's PEM file, for the clients. With both, it
+    also listens on ``sasl_ssl_bootstrap_servers``, a SASL_SSL listener (the same logins over that TLS).
     (For the connection tests; the broker's own traffic stays on the PLAINTEXT listener.)
     """
 
@@ -176,6 +177,7 @@ class KafkaBroker:
         self.tls = tls
         self.sasl_port: int | None = None
         self.ssl_port: int | None = None
+        self.sasl_ssl_port: int | None = None
         self.ca_file: Path | None = None
         self.port: int | None = None
         self.scratch_dir: Path | None = None
@@ -195,6 +197,11 @@ class KafkaBroker:
     def ssl_bootstrap_servers(self) -> str:
         """The ``host:port`` of the SSL listener (with ``tls``)."""
         return f"127.0.0.1:{self.ssl_port}"
+
+    @property
+    def sasl_ssl_bootstrap_servers(self) -> str:
+        """The ``host:port`` of the SASL_SSL listener (with ``sasl_users`` and ``tls``)."""
+        return f"127.0.0.1:{self.sasl_ssl_port}"
 
     @property
     def pid(self) -> int:
@@ -220,7 +227,12 @@ class KafkaBroker:
             if self.tls:
                 [self.ssl_port] = _free_ports(1)
                 self.ca_file, keystore = _throwaway_certificates(self.scratch_dir / "tls")
-                properties = _with_ssl_listener(properties, self.ssl_port, keystore, self.ca_file)
+                properties = _with_ssl_listener(properties, "SSL", self.ssl_port, keystore, self.ca_file)
+                if self.sasl_users:
+                    [self.sasl_ssl_port] = _free_ports(1)
+                    properties = _with_ssl_listener(properties, "SASL_SSL", self.sasl_ssl_port, keystore, self.ca_file)
+                    properties += "".join(f"{line}\n" for line in _sasl_logins("SASL_SSL", self.sasl_users,
+                                                                                 self.sasl_mechanisms))
             config.write_text(properties)
             (self.scratch_dir / "log4j2.properties").write_text(_LOG4J2_PROPERTIES)
             _run([*self._java(libs), "kafka.tools.StorageTool", "format", "--standalone",
@@ -319,26 +331,35 @@ def _with_sasl_listener(properties: str, port: int, users: dict[str, str], mecha
     PLAIN checks the users listed in its JAAS line; SCRAM checks the credentials stored in the cluster
     metadata (written by ``format --add-scram``).
     """
-    extra = [f"sasl.enabled.mechanisms={','.join(mechanisms)}"]
-    if "PLAIN" in mechanisms:
-        accounts = " ".join(f'user_{user}="{password}"' for user, password in users.items())
-        extra.append("listener.name.sasl_plaintext.plain.sasl.jaas.config="
-                     f"org.apache.kafka.common.security.plain.PlainLoginModule required {accounts};")
-    for mechanism in mechanisms:
-        if mechanism in _SCRAM_MECHANISMS:
-            extra.append(f"listener.name.sasl_plaintext.{mechanism.lower()}.sasl.jaas.config="
-                         "org.apache.kafka.common.security.scram.ScramLoginModule required;")
+    extra = [f"sasl.enabled.mechanisms={','.join(mechanisms)}", *_sasl_logins("SASL_PLAINTEXT", users, mechanisms)]
     return _with_listener(properties, "SASL_PLAINTEXT", port, extra)
 
 
-def _with_ssl_listener(properties: str, port: int, keystore: Path, ca_file: Path) -> str:
-    """``properties`` plus an SSL listener on ``port`` with the PEM ``keystore`` (key and chain); no client certificates."""
-    return _with_listener(properties, "SSL", port, [
-        "listener.name.ssl.ssl.keystore.type=PEM",
-        f"listener.name.ssl.ssl.keystore.location={keystore}",
-        "listener.name.ssl.ssl.truststore.type=PEM",
-        f"listener.name.ssl.ssl.truststore.location={ca_file}",
-        "listener.name.ssl.ssl.client.auth=none",
+def _sasl_logins(listener: str, users: dict[str, str], mechanisms: tuple[str, ...]) -> list[str]:
+    """The JAAS lines of ``listener`` for ``mechanisms``: PLAIN lists ``users``, SCRAM reads the stored credentials."""
+    prefix = f"listener.name.{listener.lower()}"
+    lines = []
+    if "PLAIN" in mechanisms:
+        accounts = " ".join(f'user_{user}="{password}"' for user, password in users.items())
+        lines.append(f"{prefix}.plain.sasl.jaas.config="
+                     f"org.apache.kafka.common.security.plain.PlainLoginModule required {accounts};")
+    for mechanism in mechanisms:
+        if mechanism in _SCRAM_MECHANISMS:
+            lines.append(f"{prefix}.{mechanism.lower()}.sasl.jaas.config="
+                         "org.apache.kafka.common.security.scram.ScramLoginModule required;")
+    return lines
+
+
+def _with_ssl_listener(properties: str, name: str, port: int, keystore: Path, ca_file: Path) -> str:
+    """``properties`` plus a TLS listener ``name`` (SSL or SASL_SSL) on ``port`` with the PEM ``keystore`` (key and
+    chain); no client certificates asked for."""
+    prefix = f"listener.name.{name.lower()}.ssl"
+    return _with_listener(properties, name, port, [
+        f"{prefix}.keystore.type=PEM",
+        f"{prefix}.keystore.location={keystore}",
+        f"{prefix}.truststore.type=PEM",
+        f"{prefix}.truststore.location={ca_file}",
+        f"{prefix}.client.auth=none",
     ])
 
 
