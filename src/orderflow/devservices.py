@@ -25,7 +25,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import psycopg
@@ -94,11 +94,6 @@ class PostgresServer:
         return self.database_url("postgres")
 
     @property
-    def sasl_bootstrap_servers(self) -> str:
-        """The ``host:port`` of the SASL_PLAINTEXT listener (with ``sasl_users``)."""
-        return f"127.0.0.1:{self.sasl_port}"
-
-    @property
     def pid(self) -> int:
         """Process id of the postmaster."""
         return int((self.scratch_dir / "data" / "postmaster.pid").read_text().split()[0])
@@ -162,13 +157,28 @@ class KafkaBroker:
     """A private single-node Kafka broker (KRaft, PLAINTEXT) in a scratch directory.
 
     With ``sasl_users`` (user -> password) it also listens on ``sasl_bootstrap_servers``, a
-    SASL_PLAINTEXT listener taking SASL/PLAIN logins of those users (for the connection tests).
+    SASL_PLAINTEXT listener taking logins of those users with ``sasl_mechanisms`` (``PLAIN``,
+    ``SCRAM-SHA-256``, ``SCRAM-SHA-512``; SCRAM credentials are written at format time,
+    ``kafka-storage format --add-scram``). With ``tls`` it also listens on ``ssl_bootstrap_servers``,
+    an SSL listener whose certificate (for ``127.0.0.1`` and ``localhost``) is signed by a throwaway
+    CA made with ``openssl`` at start: ``ca_file`` is that CA's PEM file, for the clients. With both, it
+    also listens on ``sasl_ssl_bootstrap_servers``, a SASL_SSL listener (the same logins over that TLS).
+    (For the connection tests; the broker's own traffic stays on the PLAINTEXT listener.)
     """
 
-    def __init__(self, startup_timeout: float = 90.0, sasl_users: dict[str, str] | None = None) -> None:
+    def __init__(self, startup_timeout: float = 90.0, sasl_users: dict[str, str] | None = None,
+                 sasl_mechanisms: tuple[str, ...] = ("PLAIN",), tls: bool = False) -> None:
         self.startup_timeout = startup_timeout
         self.sasl_users = dict(sasl_users or {})
+        self.sasl_mechanisms = tuple(m.upper() for m in sasl_mechanisms)
+        unknown = set(self.sasl_mechanisms) - {"PLAIN", *_SCRAM_MECHANISMS}
+        if unknown or not self.sasl_mechanisms:
+            raise ValueError(f"sasl_mechanisms must be among PLAIN, {', '.join(_SCRAM_MECHANISMS)}")
+        self.tls = tls
         self.sasl_port: int | None = None
+        self.ssl_port: int | None = None
+        self.sasl_ssl_port: int | None = None
+        self.ca_file: Path | None = None
         self.port: int | None = None
         self.scratch_dir: Path | None = None
         self._proc: subprocess.Popen | None = None
@@ -184,6 +194,16 @@ class KafkaBroker:
         return f"127.0.0.1:{self.sasl_port}"
 
     @property
+    def ssl_bootstrap_servers(self) -> str:
+        """The ``host:port`` of the SSL listener (with ``tls``)."""
+        return f"127.0.0.1:{self.ssl_port}"
+
+    @property
+    def sasl_ssl_bootstrap_servers(self) -> str:
+        """The ``host:port`` of the SASL_SSL listener (with ``sasl_users`` and ``tls``)."""
+        return f"127.0.0.1:{self.sasl_ssl_port}"
+
+    @property
     def pid(self) -> int:
         """Process id of the broker's JVM (also its process group id)."""
         return self._proc.pid
@@ -196,14 +216,27 @@ class KafkaBroker:
         self.port, ctrl_port = _free_ports(2)
         config = self.scratch_dir / "server.properties"
         properties = _KAFKA_PROPERTIES.format(port=self.port, ctrl_port=ctrl_port, log_dirs=self.scratch_dir / "logs")
-        if self.sasl_users:
-            [self.sasl_port] = _free_ports(1)
-            properties = _with_sasl_listener(properties, self.sasl_port, self.sasl_users)
-        config.write_text(properties)
-        (self.scratch_dir / "log4j2.properties").write_text(_LOG4J2_PROPERTIES)
+        scram: list[str] = []
         try:
+            if self.sasl_users:
+                [self.sasl_port] = _free_ports(1)
+                properties = _with_sasl_listener(properties, self.sasl_port, self.sasl_users, self.sasl_mechanisms)
+                scram = [arg for mechanism in self.sasl_mechanisms if mechanism in _SCRAM_MECHANISMS
+                         for user, password in self.sasl_users.items()
+                         for arg in ("--add-scram", f"{mechanism}=[name={user},password={password}]")]
+            if self.tls:
+                [self.ssl_port] = _free_ports(1)
+                self.ca_file, keystore = _throwaway_certificates(self.scratch_dir / "tls")
+                properties = _with_ssl_listener(properties, "SSL", self.ssl_port, keystore, self.ca_file)
+                if self.sasl_users:
+                    [self.sasl_ssl_port] = _free_ports(1)
+                    properties = _with_ssl_listener(properties, "SASL_SSL", self.sasl_ssl_port, keystore, self.ca_file)
+                    properties += "".join(f"{line}\n" for line in _sasl_logins("SASL_SSL", self.sasl_users,
+                                                                                 self.sasl_mechanisms))
+            config.write_text(properties)
+            (self.scratch_dir / "log4j2.properties").write_text(_LOG4J2_PROPERTIES)
             _run([*self._java(libs), "kafka.tools.StorageTool", "format", "--standalone",
-                  "-t", _kafka_cluster_id(), "-c", config])
+                  "-t", _kafka_cluster_id(), "-c", config, *scram], secrets=self.sasl_users.values())
             self._launch(libs)
         except Exception as exc:
             tail = _tail(self.scratch_dir / "broker.log")
@@ -277,21 +310,80 @@ class KafkaBroker:
         self.stop()
 
 
-def _with_sasl_listener(properties: str, port: int, users: dict[str, str]) -> str:
-    """``properties`` plus a SASL_PLAINTEXT listener on ``port`` accepting SASL/PLAIN logins of ``users``."""
-    listener = f"SASL_PLAINTEXT://127.0.0.1:{port}"
+_SCRAM_MECHANISMS = ("SCRAM-SHA-256", "SCRAM-SHA-512")
+
+
+def _with_listener(properties: str, name: str, port: int, extra: list[str]) -> str:
+    """``properties`` plus a listener ``name`` (also its security protocol) on ``port``, and the lines ``extra``."""
     lines = []
     for line in properties.splitlines():
         if line.startswith(("listeners=", "advertised.listeners=")):
-            line = f"{line},{listener}"
+            line = f"{line},{name}://127.0.0.1:{port}"
         elif line.startswith("listener.security.protocol.map="):
-            line = f"{line},SASL_PLAINTEXT:SASL_PLAINTEXT"
+            line = f"{line},{name}:{name}"
         lines.append(line)
-    accounts = " ".join(f'user_{user}="{password}"' for user, password in users.items())
-    lines += ["sasl.enabled.mechanisms=PLAIN",
-              "listener.name.sasl_plaintext.plain.sasl.jaas.config="
-              f"org.apache.kafka.common.security.plain.PlainLoginModule required {accounts};"]
-    return "\n".join(lines) + "\n"
+    return "\n".join([*lines, *extra]) + "\n"
+
+
+def _with_sasl_listener(properties: str, port: int, users: dict[str, str], mechanisms: tuple[str, ...]) -> str:
+    """``properties`` plus a SASL_PLAINTEXT listener on ``port`` taking logins of ``users`` with ``mechanisms``.
+
+    PLAIN checks the users listed in its JAAS line; SCRAM checks the credentials stored in the cluster
+    metadata (written by ``format --add-scram``).
+    """
+    extra = [f"sasl.enabled.mechanisms={','.join(mechanisms)}", *_sasl_logins("SASL_PLAINTEXT", users, mechanisms)]
+    return _with_listener(properties, "SASL_PLAINTEXT", port, extra)
+
+
+def _sasl_logins(listener: str, users: dict[str, str], mechanisms: tuple[str, ...]) -> list[str]:
+    """The JAAS lines of ``listener`` for ``mechanisms``: PLAIN lists ``users``, SCRAM reads the stored credentials."""
+    prefix = f"listener.name.{listener.lower()}"
+    lines = []
+    if "PLAIN" in mechanisms:
+        accounts = " ".join(f'user_{user}="{password}"' for user, password in users.items())
+        lines.append(f"{prefix}.plain.sasl.jaas.config="
+                     f"org.apache.kafka.common.security.plain.PlainLoginModule required {accounts};")
+    for mechanism in mechanisms:
+        if mechanism in _SCRAM_MECHANISMS:
+            lines.append(f"{prefix}.{mechanism.lower()}.sasl.jaas.config="
+                         "org.apache.kafka.common.security.scram.ScramLoginModule required;")
+    return lines
+
+
+def _with_ssl_listener(properties: str, name: str, port: int, keystore: Path, ca_file: Path) -> str:
+    """``properties`` plus a TLS listener ``name`` (SSL or SASL_SSL) on ``port`` with the PEM ``keystore`` (key and
+    chain); no client certificates asked for."""
+    prefix = f"listener.name.{name.lower()}.ssl"
+    return _with_listener(properties, name, port, [
+        f"{prefix}.keystore.type=PEM",
+        f"{prefix}.keystore.location={keystore}",
+        f"{prefix}.truststore.type=PEM",
+        f"{prefix}.truststore.location={ca_file}",
+        f"{prefix}.client.auth=none",
+    ])
+
+
+def _throwaway_certificates(directory: Path) -> tuple[Path, Path]:
+    """A new CA and a broker certificate for ``127.0.0.1``/``localhost`` signed by it, made with ``openssl``.
+
+    Returns the CA's certificate (PEM) and the broker's keystore (PEM: unencrypted PKCS#8 key, then its
+    certificate and the CA's). Valid for two days; the keys never leave ``directory``.
+    """
+    directory.mkdir(mode=0o700)
+    ca_key, ca, key, csr, cert = (directory / n for n in ("ca.key", "ca.pem", "broker.key", "broker.csr", "broker.pem"))
+    openssl = shutil.which("openssl") or "openssl"
+    _run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", ca_key, "-out", ca, "-days", "2",
+          "-subj", "/CN=orderflow throwaway test CA", "-addext", "basicConstraints=critical,CA:TRUE",
+          "-addext", "keyUsage=critical,keyCertSign,cRLSign"])
+    _run([openssl, "req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr, "-subj", "/CN=127.0.0.1"])
+    extensions = directory / "broker.ext"
+    extensions.write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n"
+                          "basicConstraints=CA:FALSE\n")
+    _run([openssl, "x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial", "-out", cert,
+          "-days", "2", "-sha256", "-extfile", extensions])
+    keystore = directory / "broker-keystore.pem"
+    keystore.write_text(key.read_text() + cert.read_text() + ca.read_text())
+    return ca, keystore
 
 
 def kafka_libs() -> Path:
@@ -418,13 +510,16 @@ def _port_open(port: int) -> bool:
     return True
 
 
-def _run(command: list[object], **kwargs: object) -> None:
-    """Run ``command``; raise RuntimeError carrying its output if it fails."""
+def _run(command: list[object], secrets: Iterable[str] = (), **kwargs: object) -> None:
+    """Run ``command``; raise RuntimeError carrying its output (each of ``secrets`` as ``***``) if it fails."""
     result = subprocess.run([str(arg) for arg in command], capture_output=True, text=True,
                             stdin=subprocess.DEVNULL, **kwargs)
     if result.returncode:
-        raise RuntimeError(f"{Path(str(command[0])).name} exited with {result.returncode}:\n"
-                           f"{result.stdout}{result.stderr}")
+        output = f"{result.stdout}{result.stderr}"
+        for secret in secrets:
+            if secret:
+                output = output.replace(secret, "***")
+        raise RuntimeError(f"{Path(str(command[0])).name} exited with {result.returncode}:\n{output}")
 
 
 def _tail(path: Path, lines: int = 40) -> str:
