@@ -22,6 +22,7 @@ from orderflow.consumers.handlers import topic_for
 from orderflow.consumers.inbound import position_name
 from orderflow.db import Database
 from orderflow.projections.catalog import all_views
+from orderflow.projections.rebuild import rebuild
 from orderflow.projections.event_log import COLUMNS as EVENT_LOG_COLUMNS
 from orderflow.projections.runner import ProjectionRunner
 from orderflow.projections.web_orders import COLUMNS as WEB_ORDER_COLUMNS
@@ -226,6 +227,20 @@ def outcome(database_url: str) -> Outcome:
     finally:
         db.close()
         app.close()
+
+
+def assert_read_models_equal_a_rebuild(database_url: str, live: Outcome) -> None:
+    """Rebuild every read model from the event store and compare it with the live one, ``outcome(database_url)``."""
+    app, db = Orders(database_url), Database(database_url)
+    try:
+        rebuild(app, db)
+    finally:
+        db.close()
+        app.close()
+    rebuilt = outcome(database_url)
+    assert rebuilt.web_orders == live.web_orders, "the Web Orders read model differs from a rebuild"
+    assert rebuilt.event_log == live.event_log, "the Event Log read model differs from a rebuild"
+    assert sorted(rebuilt.reasons) == sorted(live.reasons), "the error journal differs from a rebuild"
 
 
 def _rows(db: Database, table: str, columns: tuple[str, ...], order_by: str = "storefront_reference") -> list[dict[str, Any]]:

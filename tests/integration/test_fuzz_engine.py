@@ -37,7 +37,7 @@ from orderflow.contract import MAX_REASON
 from orderflow.simulate import traffic
 from orderflow.wire import decode
 from tests.integration.engine import consume_until, isolated_settings, read_topic, start_engine
-from tests.integration.processes import end_offsets, outcome, publish_traffic
+from tests.integration.processes import assert_read_models_equal_a_rebuild, end_offsets, outcome, publish_traffic
 from tests.messages import EXAMPLES
 from tests.strategies import SENTINEL, bad_records
 
@@ -190,3 +190,4 @@ def test_bad_records_among_valid_traffic_are_each_refused_once_with_a_specific_r
     assert actual.web_orders == reference.web_orders
     assert actual.event_log == reference.event_log, "a valid order's history differs from the valid traffic's alone"
     assert rss_growth_mb < 500, "memory grew without bound"
+    assert_read_models_equal_a_rebuild(settings.database_url, actual)

@@ -33,8 +33,8 @@ from orderflow.simulate import traffic
 from orderflow.wire import Envelope
 from tests.integration.engine import isolated_settings, start_engine
 from tests.integration.processes import (
-    EngineProcess, Outcome, end_offsets, inbound_records, outcome, publish_traffic, run_until_consumed,
-    wait_until_recorded,
+    EngineProcess, Outcome, assert_read_models_equal_a_rebuild, end_offsets, inbound_records, outcome, publish_traffic,
+    run_until_consumed, wait_until_recorded,
 )
 from tests.integration.test_faults import outbound_counts, wait_until_published
 
@@ -193,6 +193,7 @@ def test_twenty_sigkills_while_traffic_flows_lose_double_and_reorder_nothing(set
     # After a crash at most the batch in flight is published again (docs/outbound.md): one batch per kill.
     assert counts["sync_doubled"] <= STREAM_KILLS * BATCH_SIZE
     assert counts["notification_doubled"] <= STREAM_KILLS * BATCH_SIZE
+    assert_read_models_equal_a_rebuild(settings.database_url, actual)
 
 
 def test_members_joining_and_leaving_the_group_share_the_partitions_and_keep_every_order_in_order(
