@@ -19,8 +19,9 @@ larger run also shrinks a failing example: see docs/reliability.md.
 
 from __future__ import annotations
 
+import gc
 import os
-import resource
+import tracemalloc
 import uuid
 from collections import Counter
 from itertools import islice
@@ -65,13 +66,42 @@ def with_null_headers(monkeypatch) -> None:
     monkeypatch.setattr(DefaultRecordBatchBuilder, "append", patched)
 
 
-routing = st.sampled_from(["home", "home", "other topic", "other partition"])
+routing = st.tuples(st.sampled_from(["storefront", "erp"]), st.sampled_from(["home", "home", "other"]),
+                    st.integers(1, PARTITIONS - 1))
+"""The topic a record is sent to, whether to the partition its key hashes to, and if not how many partitions off."""
 
 
 def consumed_all(engine, settings) -> callable:
     """True once the database records every inbound partition's position up to its end offset of now."""
     ends = end_offsets(settings)
     return lambda: all(engine.app.position(name) == end - 1 for name, end in ends.items() if end)
+
+
+ENGINE_CODE = {"orderflow", "kafka", "eventsourcing", "psycopg", "psycopg_pool", "msgpack", "jsonschema", "structlog"}
+
+
+def retained_mb(snapshot: tracemalloc.Snapshot) -> dict[str, float]:
+    """MB still allocated, by the package whose code allocated it (the innermost frame): site-packages by name,
+    this project's code as ``orderflow`` (``src/orderflow``, ``consumers``), the tests, the rest as ``stdlib``."""
+    by: Counter = Counter()
+    for stat in snapshot.statistics("filename"):
+        path = stat.traceback[0].filename
+        if "site-packages/" in path:
+            who = path.split("site-packages/", 1)[1].split("/", 1)[0].removesuffix(".py")
+        elif "/tests/" in path:
+            who = "tests"
+        elif "/src/orderflow/" in path or "/consumers/" in path:
+            who = "orderflow"
+        else:
+            who = "stdlib"
+        by[who] += stat.size
+    return {who: round(size / 2**20, 1) for who, size in by.most_common() if size >= 2**16}
+
+
+def resident_mb() -> float:
+    """The resident memory of this process now (not its peak), in MB."""
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
 def valid_by_contract(engine, key, value, headers) -> bool:
@@ -112,7 +142,7 @@ def test_bad_records_among_valid_traffic_are_each_refused_once_with_a_specific_r
     valid = iter(messages)
     counts = {"examples": 0, "bad sent": 0, "with a null header": 0, "largest sent": 0, "rejected": 0}
     unpublishable: Counter = Counter()  # why the client or the broker refused a drawn record
-    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    rss: list[float] = []  # the process's resident memory after each example, MB
 
     def send(topic, partition, key, value, headers):
         """The record's (topic, partition, offset), or None if the client or the broker refuses it (too large, ...)."""
@@ -131,20 +161,22 @@ def test_bad_records_among_valid_traffic_are_each_refused_once_with_a_specific_r
 
     @fuzz_settings(max_examples=EXAMPLES_RUN, deadline=None, phases=PHASES, database=None,
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example])
-    @given(st.lists(st.tuples(bad_records(EXAMPLES), routing, st.integers(1, PARTITIONS - 1)), min_size=1, max_size=4))
-    @example([((b"SF-1", b'{"text": "' + big.encode() + b'"}', [("content_type", b"application/json")]), "home", 1)])
-    @example([((b"SF-1", b"{}", [("message_id", None), ("message_type", b"order_placed")]), "home", 1)])
-    @example([((big[:300_000].encode(), b"x", [("message_id", b"m-2"), ("message_type", b"order_placed")]), "home", 1)])
-    @example([((b"SF-1", b"x", [("producer", big[:600_000].encode()), ("message_type", b"order_placed")]), "other topic", 1)])
+    @given(st.lists(st.tuples(bad_records(EXAMPLES), routing), min_size=1, max_size=4))
+    @example([((b"SF-1", b'{"text": "' + big.encode() + b'"}', [("content_type", b"application/json")]), ("storefront", "home", 1))])
+    @example([((b"SF-1", b"{}", [("message_id", None), ("message_type", b"order_placed")]), ("storefront", "home", 1))])
+    @example([((big[:300_000].encode(), b"x", [("message_id", b"m-2"), ("message_type", b"order_placed")]), ("storefront", "home", 1))])
+    @example([((b"SF-1", b"x", [("producer", big[:600_000].encode()), ("message_type", b"order_placed")]), ("erp", "home", 1))])
     def fuzz(drawn):
         counts["examples"] += 1
         sent = []
-        for (key, value, headers), route, shift in drawn:
+        for (key, value, headers), (kind, where, shift) in drawn:
             home = partition_for(key or b"", PARTITIONS)
-            topic = settings.topics.erp if route == "other topic" else settings.topics.storefront
-            partition = (home + shift) % PARTITIONS if route == "other partition" else home
-            if route == "home" and valid_by_contract(engine, key, value, headers):
-                partition = (home + shift) % PARTITIONS  # a valid message would apply: send it where it is misrouted
+            topic = settings.topics.erp if kind == "erp" else settings.topics.storefront
+            partition = home if where == "home" else (home + shift) % PARTITIONS
+            if partition == home and valid_by_contract(engine, key, value, headers):
+                # A valid record on its own partition applies (or, its id seen before, is ignored as a duplicate):
+                # on another partition it is a misrouted one, refused whatever its topic.
+                partition = (home + shift) % PARTITIONS
             where = send(topic, partition, key, value, headers)
             if where is not None:
                 sent.append(where)
@@ -162,24 +194,31 @@ def test_bad_records_among_valid_traffic_are_each_refused_once_with_a_specific_r
             assert SENTINEL not in reason and SENTINEL[:12] not in reason, reason
             assert not reason.rstrip().endswith(":"), reason
         counts["bad sent"] += len(sent)
+        gc.collect()
+        rss.append(resident_mb())
 
+    tracemalloc.start()
     try:
         fuzz()
         rest = list(valid)
         publish_traffic(settings, rest)  # the consumer is alive: what follows the fuzz is applied
         consume_until(consumer, consumed_all(engine, settings), timeout=120)
+        gc.collect()
+        retained = retained_mb(tracemalloc.take_snapshot())  # what the live objects took, by who allocated it
     finally:
+        tracemalloc.stop()
         producer.close()
         consumer.close()
         engine.close()
     dead_letters = read_topic(settings.kafka_bootstrap, settings.topics.dead_letters, expected=counts["bad sent"])
-    rss_growth_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before) / 1024
+    early = sorted(rss[:10])[len(rss[:10]) // 2]  # once the first examples' large values are in use
     actual = outcome(settings.database_url)
     counts.update(rejected=actual.rejected, valid=len(messages), recorded=len(actual.receipts),
                   lost=len(set(reference.receipts) - set(actual.receipts)),
                   doubled=sum(c - 1 for c in actual.by_record.values() if c > 1),
                   reordered=sum(actual.event_log.get(ref) != rows for ref, rows in reference.event_log.items()),
-                  dead_letters=len(dead_letters), rss_growth_mb=round(rss_growth_mb))
+                  dead_letters=len(dead_letters), rss_mb=f"{early:.0f} early, {max(rss):.0f} at most, {rss[-1]:.0f} at the end",
+                  retained_mb=retained)
     print("engine fuzz:", counts, "not publishable:", dict(unpublishable))
     assert reference.rejected == 0 and len(reference.receipts) == len(messages), "the valid traffic alone was not all applied"
     assert counts["bad sent"] > counts["examples"] // 2, "hardly any bad record reached the broker"
@@ -189,5 +228,8 @@ def test_bad_records_among_valid_traffic_are_each_refused_once_with_a_specific_r
     assert actual.event_counts == reference.event_counts
     assert actual.web_orders == reference.web_orders
     assert actual.event_log == reference.event_log, "a valid order's history differs from the valid traffic's alone"
-    assert rss_growth_mb < 500, "memory grew without bound"
+    # The process's memory also holds Hypothesis's record of every example drawn (hundreds of MB over hundreds of
+    # examples of this strategy, measured alone): what the engine's code and its libraries still hold is the bound.
+    engine_mb = sum(mb for who, mb in retained.items() if who in ENGINE_CODE)
+    assert engine_mb < 100, f"the engine holds {engine_mb:.0f} MB after the fuzz: {retained}"
     assert_read_models_equal_a_rebuild(settings.database_url, actual)
