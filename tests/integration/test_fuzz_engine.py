@@ -24,6 +24,7 @@ import os
 import tracemalloc
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from itertools import islice
 
 from hypothesis import HealthCheck, Phase, example, given
@@ -33,7 +34,7 @@ from kafka import KafkaProducer
 from kafka.errors import KafkaError
 from kafka.record.default_records import DefaultRecordBatchBuilder
 
-from orderflow.consumers.pipeline import partition_for, position_name
+from orderflow.consumers.pipeline import partition_for
 from orderflow.contract import MAX_REASON
 from orderflow.simulate import traffic
 from orderflow.wire import decode
@@ -71,7 +72,7 @@ routing = st.tuples(st.sampled_from(["storefront", "erp"]), st.sampled_from(["ho
 """The topic a record is sent to, whether to the partition its key hashes to, and if not how many partitions off."""
 
 
-def consumed_all(engine, settings) -> callable:
+def consumed_all(engine, settings) -> Callable[[], bool]:
     """True once the database records every inbound partition's position up to its end offset of now."""
     ends = end_offsets(settings)
     return lambda: all(engine.app.position(name) == end - 1 for name, end in ends.items() if end)
@@ -177,9 +178,9 @@ def test_bad_records_among_valid_traffic_are_each_refused_once_with_a_specific_r
                 # A valid record on its own partition applies (or, its id seen before, is ignored as a duplicate):
                 # on another partition it is a misrouted one, refused whatever its topic.
                 partition = (home + shift) % PARTITIONS
-            where = send(topic, partition, key, value, headers)
-            if where is not None:
-                sent.append(where)
+            landed = send(topic, partition, key, value, headers)
+            if landed is not None:
+                sent.append(landed)
         publish_traffic(settings, list(islice(valid, 3)))
         consume_until(consumer, consumed_all(engine, settings), timeout=60)
         engine.projections.catch_up()
