@@ -13,7 +13,7 @@ After the last example the rest of the valid traffic is published: the
 consumer is still alive and applies it, and every valid order ends with the
 history a run of the valid traffic alone gives it.
 
-``ORDERFLOW_FUZZ_EXAMPLES`` (default 40) sets the number of examples; a
+``ORDERFLOW_FUZZ_EXAMPLES`` (default 30) sets the number of examples; a
 larger run also shrinks a failing example: see docs/reliability.md.
 """
 
@@ -43,8 +43,8 @@ from tests.integration.processes import assert_read_models_equal_a_rebuild, end_
 from tests.messages import EXAMPLES
 from tests.strategies import SENTINEL, bad_records
 
-EXAMPLES_RUN = int(os.environ.get("ORDERFLOW_FUZZ_EXAMPLES", "40"))
-PHASES = [Phase.explicit, Phase.generate] + ([Phase.shrink] if EXAMPLES_RUN > 40 else [])
+EXAMPLES_RUN = int(os.environ.get("ORDERFLOW_FUZZ_EXAMPLES", "30"))
+PHASES = [Phase.explicit, Phase.generate] + ([Phase.shrink] if EXAMPLES_RUN > 30 else [])
 VALID_ORDERS, SEED = 6, 20261130
 PARTITIONS = 4
 BROKER_LIMIT = 1_048_588  # the broker's default message.max.bytes: a record batch up to this size is accepted
