@@ -6,12 +6,19 @@ key that names a personal field (``email``, ``person_name``, ... as the
 schemas declare them, :mod:`orderflow.personal`) is replaced by ``<personal>``,
 and so is anything shaped like an e-mail address in any value, the message
 and the traceback included.
+
+kafka-python's repeated warnings and errors (a broker outage) are rate-limited:
+at most one line per message text every 10 s, the next one saying how many
+were dropped (:class:`RepeatLimiter`).
 """
 
 from __future__ import annotations
 
 import logging
 import sys
+import threading
+import time
+from collections.abc import Callable
 from typing import Any
 
 import structlog
@@ -45,6 +52,47 @@ def _masked(value: Any, names: frozenset[str], depth: int) -> Any:
     return value
 
 
+class RepeatLimiter(logging.Filter):
+    """Let through at most one record per message text every ``interval`` seconds, from the loggers under ``prefix``.
+
+    During a broker outage kafka-python logs the same ERROR or WARNING (``Connect attempt ... returned error``,
+    ``Unable to send to wakeup socket``, ...) dozens of times a minute. The first of a kind passes; the same text
+    again within ``interval`` seconds is dropped and counted; the next one after the interval passes with
+    ``(repeated N times in the last S s)`` appended. Records of other loggers, and below WARNING, always pass.
+    """
+
+    def __init__(self, prefix: str = "kafka", interval: float = 10.0, clock: Callable[[], float] = time.monotonic,
+                 max_keys: int = 1000):
+        super().__init__()
+        self.prefix, self.interval, self.clock, self.max_keys = prefix, interval, clock, max_keys
+        self._seen: dict[tuple[str, int, str], tuple[float, int]] = {}  # key -> (last passed at, dropped since)
+        self._lock = threading.Lock()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING or not (
+            record.name == self.prefix or record.name.startswith(self.prefix + ".")
+        ):
+            return True
+        try:
+            text = record.getMessage()
+        except Exception:  # noqa: BLE001 - a bad format string is the handler's to report
+            return True
+        key, now = (record.name, record.levelno, text), self.clock()
+        with self._lock:
+            seen = self._seen.get(key)
+            if seen is not None and now - seen[0] < self.interval:
+                self._seen[key] = (seen[0], seen[1] + 1)
+                return False
+            if len(self._seen) >= self.max_keys:  # bounded memory: forget the kinds not seen for a while
+                self._seen = {k: v for k, v in self._seen.items() if now - v[0] < self.interval}
+                if len(self._seen) >= self.max_keys:
+                    self._seen.clear()
+            self._seen[key] = (now, 0)
+        if seen is not None and seen[1]:
+            record.msg, record.args = f"{text} (repeated {seen[1]} times in the last {now - seen[0]:.0f} s)", None
+        return True
+
+
 PRIVACY = [structlog.processors.format_exc_info, mask_personal]
 """The processors that keep personal data out of a log line: tracebacks are text first, then masked."""
 
@@ -74,6 +122,7 @@ def configure(log_format: str = "console", level: int = logging.INFO) -> None:
             foreign_pre_chain=shared,
         )
     )
+    handler.addFilter(RepeatLimiter("kafka", interval=10.0))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.WARNING)

@@ -22,6 +22,7 @@ from orderflow.consumers.handlers import topic_for
 from orderflow.consumers.inbound import position_name
 from orderflow.db import Database
 from orderflow.projections.catalog import all_views
+from orderflow.projections.rebuild import rebuild
 from orderflow.projections.event_log import COLUMNS as EVENT_LOG_COLUMNS
 from orderflow.projections.runner import ProjectionRunner
 from orderflow.projections.web_orders import COLUMNS as WEB_ORDER_COLUMNS
@@ -149,6 +150,18 @@ def run_until_consumed(settings: Settings, log_path: Path, timeout: float = 120)
     return process
 
 
+def inbound_records(settings: Settings) -> set[tuple[str, int, int]]:
+    """``(topic, partition, offset)`` of every record published so far to the inbound topics."""
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
+    try:
+        partitions = [TopicPartition(topic, p) for topic in set(settings.topics.inbound)
+                      for p in consumer.partitions_for_topic(topic) or ()]
+        begin, end = consumer.beginning_offsets(partitions), consumer.end_offsets(partitions)
+        return {(tp.topic, tp.partition, offset) for tp in partitions for offset in range(begin[tp], end[tp])}
+    finally:
+        consumer.close()
+
+
 def publish_traffic(settings: Settings, messages: list[tuple[str, Envelope]]) -> None:
     """Publish :func:`orderflow.simulate.traffic` to the settings' topics, as ``publish_orders`` does; wait for acks."""
     producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all", linger_ms=5)
@@ -175,6 +188,8 @@ class Outcome:
     web_orders: dict[str, dict[str, Any]]  # storefront reference -> business columns
     event_log: dict[str, list[tuple]]  # storefront reference -> rows in event order, minus arrival columns
     rejected: int
+    by_record: Counter  # (topic, partition, offset) of an inbound record -> receipts plus error-journal rows
+    reasons: list[str]  # the error journal's reasons
 
 
 def outcome(database_url: str) -> Outcome:
@@ -183,12 +198,18 @@ def outcome(database_url: str) -> Outcome:
     try:
         ProjectionRunner(app, db, all_views(db.is_postgres, app)).catch_up()
         receipts: Counter = Counter()
+        by_record: Counter = Counter()
         start = 1
         while notifications := app.recorder.select_notifications(start=start, limit=1000):
             for n in notifications:
                 if n.topic.endswith(f"{Receipt.__qualname__}.Applied"):
-                    receipts[app.mapper.to_domain_event(n).message_id] += 1
+                    applied = app.mapper.to_domain_event(n)
+                    receipts[applied.message_id] += 1
+                    by_record[(applied.topic, applied.partition, applied.offset)] += 1
             start = notifications[-1].id + 1
+        rejections = db.query("SELECT topic, partition, record_offset, reason FROM error_journal")
+        for topic, partition, offset, _ in rejections:
+            by_record[(topic, partition, offset)] += 1
         web_orders = {row["storefront_reference"]: row for row in _rows(db, "web_orders", WEB_ORDER_COLUMNS)}
         event_log: dict[str, list[tuple]] = {}
         for row in _rows(db, "event_log", EVENT_LOG_COLUMNS, "storefront_reference, event_version"):
@@ -199,11 +220,27 @@ def outcome(database_url: str) -> Outcome:
             event_counts={ref: app.get_order(ref).version for ref in web_orders},
             web_orders=web_orders,
             event_log=event_log,
-            rejected=db.query("SELECT count(*) FROM error_journal")[0][0],
+            rejected=len(rejections),
+            by_record=by_record,
+            reasons=[row[3] for row in rejections],
         )
     finally:
         db.close()
         app.close()
+
+
+def assert_read_models_equal_a_rebuild(database_url: str, live: Outcome) -> None:
+    """Rebuild every read model from the event store and compare it with the live one, ``outcome(database_url)``."""
+    app, db = Orders(database_url), Database(database_url)
+    try:
+        rebuild(app, db)
+    finally:
+        db.close()
+        app.close()
+    rebuilt = outcome(database_url)
+    assert rebuilt.web_orders == live.web_orders, "the Web Orders read model differs from a rebuild"
+    assert rebuilt.event_log == live.event_log, "the Event Log read model differs from a rebuild"
+    assert sorted(rebuilt.reasons) == sorted(live.reasons), "the error journal differs from a rebuild"
 
 
 def _rows(db: Database, table: str, columns: tuple[str, ...], order_by: str = "storefront_reference") -> list[dict[str, Any]]:
