@@ -13,7 +13,6 @@ timing shows different counts from run to run.
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 import time
@@ -23,21 +22,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.harness import engine_env  # noqa: E402
 from orderflow.db import Database  # noqa: E402
 from orderflow.devservices import KafkaBroker, PostgresServer  # noqa: E402
 from orderflow.settings import Settings, Topics  # noqa: E402
-
-
-def environment(settings: Settings) -> dict[str, str]:
-    t = settings.topics
-    return {
-        **os.environ,
-        "ORDERFLOW_DATABASE_URL": settings.database_url, "ORDERFLOW_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
-        "ORDERFLOW_CONSUMER_GROUP": settings.consumer_group, "ORDERFLOW_TOPIC_STOREFRONT": t.storefront,
-        "ORDERFLOW_TOPIC_ERP": t.erp, "ORDERFLOW_TOPIC_STOREFRONT_SYNC": t.storefront_sync,
-        "ORDERFLOW_TOPIC_NOTIFICATIONS": t.notifications, "ORDERFLOW_TOPIC_DEAD_LETTERS": t.dead_letters,
-        "ORDERFLOW_LOG_FORMAT": "json",
-    }
 
 
 def main() -> int:
@@ -53,7 +41,7 @@ def main() -> int:
             topics = Topics(**{name: f"{value}.{tag}" for name, value in vars(Topics()).items()})
             settings = replace(Settings(), database_url=postgres.create_database(f"backlog_{tag}"),
                                kafka_bootstrap=kafka.bootstrap_servers, consumer_group=f"backlog-{tag}", topics=topics)
-            env = environment(settings)
+            env = engine_env(settings)
             subprocess.run([*orderflow, "simulate", "--count", str(args.orders), "--seed", str(args.seed), "--rate", "0"],
                            env=env, check=True, capture_output=True)
             started = time.monotonic()
