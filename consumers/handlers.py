@@ -18,16 +18,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from orderflow.aggregates.errors import (
-    ApprovalNotPending,
-    IllegalTransition,
-    NotLinked,
-    OrderRejected,
-    QuoteNotApproved,
-    UnknownVersion,
-    VersionNotCurrent,
-    WebOrderError,
-)
+from orderflow.aggregates.errors import WebOrderError
 from orderflow.aggregates.values import Actor
 from orderflow.application import Orders
 from orderflow.settings import Topics
@@ -39,21 +30,7 @@ SETUP_KEY = "order-taking-setup"
 
 
 class CannotApply(Exception):
-    """The message is well-formed but orderflow cannot apply it; the text says why.
-
-    ``may_resolve`` is true when the order's state refused it (an illegal
-    transition, an approval not pending, ...): a message on the other inbound
-    topic, not consumed yet, may still make it applicable.
-    """
-
-    def __init__(self, reason: str, may_resolve: bool = False):
-        super().__init__(reason)
-        self.may_resolve = may_resolve
-
-
-STATE_ERRORS = (
-    IllegalTransition, NotLinked, ApprovalNotPending, VersionNotCurrent, QuoteNotApproved, UnknownVersion, OrderRejected,
-)
+    """The message is well-formed but orderflow cannot apply it; the text says why."""
 
 
 Handler = Callable[[Orders, Envelope], None]
@@ -83,7 +60,7 @@ def apply(app: Orders, envelope: Envelope) -> None:
     try:
         handler(app, envelope)
     except WebOrderError as error:
-        raise CannotApply(f"{type(error).__name__}: {error}", isinstance(error, STATE_ERRORS)) from error
+        raise CannotApply(f"{type(error).__name__}: {error}") from error
 
 
 def check_key(envelope: Envelope) -> None:

@@ -59,6 +59,10 @@ def _await_topic_metadata(consumer: KafkaConsumer, topics: tuple[str, ...], time
 
 def partition_count(consumer: KafkaConsumer, topics: Topics) -> int:
     """The inbound topics' common number of partitions; :class:`NotCoPartitioned` if they differ."""
+    if topics.storefront == topics.erp:
+        raise NotCoPartitioned(
+            f"ORDERFLOW_TOPIC_STOREFRONT and ORDERFLOW_TOPIC_ERP both name {topics.storefront}: they must be two topics"
+        )
     counts = {topic: len(consumer.partitions_for_topic(topic) or ()) for topic in topics.inbound}
     if len(set(counts.values())) != 1:
         described = ", ".join(f"{topic} has {count}" for topic, count in counts.items())
@@ -127,7 +131,7 @@ class InboundConsumer:
         """The offset of the next record to read from each partition (no network call to know it)."""
         self._rebalances = _Rebalances()
         _await_topic_metadata(consumer, topics.inbound)
-        self.partitions = partition_count(consumer, topics)
+        partition_count(consumer, topics)  # refuse at start, before joining the group
         consumer.subscribe(list(topics.inbound), listener=self._rebalances)
 
     @property
@@ -157,7 +161,7 @@ class InboundConsumer:
             timeout_ms = min(timeout_ms, self.grace_ms)  # what waits for its grace is due soon
         polled = self.consumer.poll(timeout_ms=timeout_ms, max_records=self.batch_size)
         if self._rebalances.take():
-            self.start_over()
+            self.start_over(assigned=True)
             return 0
         now = time.monotonic()
         read = 0
@@ -192,19 +196,22 @@ class InboundConsumer:
                  positions={position_name(*tp): offset for tp, offset in step.positions.items()})
         return read + step.released
 
-    def start_over(self) -> None:
-        """Forget what is buffered; resume every assigned partition at the position the database recorded."""
+    def start_over(self, assigned: bool = False) -> None:
+        """Forget what is buffered; resume every assigned partition at the position the database recorded.
+
+        ``assigned``: the group has just (re)assigned the partitions, which is logged per partition.
+        """
         assignment = sorted(self.consumer.assignment())
-        self.partitions = partition_count(self.consumer, self.topics)
         self._check_pairs(assignment)
-        positions = self.pipeline.assign(assignment, self.partitions, time.monotonic())
+        positions = self.pipeline.assign(assignment, partition_count(self.consumer, self.topics), time.monotonic())
         fresh = [tp for tp, recorded in positions.items() if recorded is None]
         beginnings = self.consumer.beginning_offsets(fresh) if fresh else {}
         self._next = {}
         for tp, recorded in positions.items():
             self._next[tp] = beginnings[tp] if recorded is None else recorded + 1
             self.consumer.seek(tp, self._next[tp])
-            log.info("partition assigned", topic=tp.topic, partition=tp.partition, resume_at=self._next[tp])
+            if assigned:
+                log.info("partition assigned", topic=tp.topic, partition=tp.partition, resume_at=self._next[tp])
         self._more = False
         self.assigned_at = time.monotonic()
 

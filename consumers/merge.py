@@ -86,10 +86,6 @@ class EventTimeMerge:
         self._behind_since.clear()
         self._gone_idle.clear()
 
-    @property
-    def partitions(self) -> list[Partition]:
-        return list(self._buffers)
-
     def add(self, partition: Partition, incoming: Iterable[Incoming], now: float) -> None:
         """Buffer records of ``partition``, in the offset order they were read, at ``now``."""
         buffer = self._buffers[partition]

@@ -29,7 +29,7 @@ from orderflow.aggregates.inbox import Receipt
 from orderflow.aggregates.web_order import WebOrder
 from orderflow.application import Orders
 from orderflow.consumers.dead_letters import Rejection, Source, bounded_reason, unexpected_reason
-from orderflow.consumers.handlers import ERP, NOT_ABOUT_AN_ORDER, STOREFRONT, TOPIC_OF, CannotApply, apply, check_key
+from orderflow.consumers.handlers import ERP, NOT_ABOUT_AN_ORDER, STOREFRONT, TOPIC_OF, CannotApply, apply, check_key, topic_for
 from orderflow.consumers.merge import EventTimeMerge, Incoming, Partition
 from orderflow.consumers.parking import Parking
 from orderflow.contract import Contract, ContractViolation
@@ -93,8 +93,6 @@ class Pipeline:
         park_deadline: timedelta,
         clock: Clock,
     ):
-        if topics.storefront == topics.erp:
-            raise ValueError("the storefront and ERP topics must be two topics (ORDERFLOW_TOPIC_STOREFRONT, ORDERFLOW_TOPIC_ERP)")
         self.app = app
         self.contract = contract
         self.topics = topics
@@ -265,7 +263,7 @@ class Pipeline:
         check_key(envelope)
         kind = TOPIC_OF.get(envelope.message_type)
         if kind is not None and kind != self._kind[source.topic]:
-            home = self.topics.storefront if kind == STOREFRONT else self.topics.erp
+            home = topic_for(envelope.message_type, self.topics)
             raise Misrouted(f"{envelope.message_type} belongs on the {kind} topic ({home}), not on {source.topic}")
         expected = partition_for(source.key or b"", self.partition_count)
         if source.partition != expected:

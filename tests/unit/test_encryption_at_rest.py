@@ -14,7 +14,7 @@ from orderflow.aggregates.web_order import WebOrder
 from orderflow.application import Orders
 from orderflow.ciphers import RotatingAESCipher, new_key
 from orderflow.settings import Settings
-from tests.messages import EXAMPLES, KEY, T0, envelope
+from tests.messages import KEY, envelope
 from orderflow.consumers.handlers import apply
 
 KEY_A, KEY_B = new_key(), new_key()

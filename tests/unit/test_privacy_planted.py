@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import copy
 import json
-import uuid
 from datetime import timedelta
 
 import pytest
