@@ -18,7 +18,7 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError
 
 from orderflow.aggregates.errors import DuplicateOrder, InvalidCommand, UnknownOrder
-from orderflow.aggregates.setup import OrderTakingSetup
+from orderflow.aggregates.order_taking_setup import OrderTakingSetup
 from orderflow.aggregates.values import Actor
 from orderflow.aggregates.web_order import WebOrder
 

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 
 from orderflow.aggregates.draft import OrderDraft
 from orderflow.aggregates.errors import InvalidOrder
-from orderflow.aggregates.setup import OrderTerms
+from orderflow.aggregates.order_taking_setup import OrderTerms
 from orderflow.aggregates.values import AuthorizationResult, CheckoutType, CustomerType, LineType
 from tests.strategies import b2b_payload, b2b_payloads, guest_payload, line
 
@@ -64,7 +64,7 @@ def test_reading_a_draft_does_not_read_type_hints_again(monkeypatch) -> None:
         raise AssertionError("type hints are read once per class, at import")
 
     monkeypatch.setattr("orderflow.aggregates.draft.get_type_hints", forbidden)
-    monkeypatch.setattr("orderflow.aggregates.setup.get_type_hints", forbidden)
+    monkeypatch.setattr("orderflow.aggregates.order_taking_setup.get_type_hints", forbidden)
     draft = OrderDraft.from_dict(guest_payload())
     OrderTerms.from_dict(OrderTerms().to_dict())
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from orderflow.aggregates.errors import ConflictingSetup, InvalidCommand, NotAuthorized
-from orderflow.aggregates.setup import (
+from orderflow.aggregates.order_taking_setup import (
     CheckoutOptions,
     Intake,
     OrderTaking,

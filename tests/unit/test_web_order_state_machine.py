@@ -21,7 +21,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 
 from orderflow.aggregates.errors import WebOrderError
 from orderflow.aggregates.lines import lines_total
-from orderflow.aggregates.setup import OrderTakingSetup
+from orderflow.aggregates.order_taking_setup import OrderTakingSetup
 from orderflow.aggregates.values import Actor, UserType
 from orderflow.aggregates.web_order import WebOrder
 from tests.strategies import CLERK, CUSTOMER, MANAGER, SALES_AGENT, actors, at, b2b_payloads, fresh_orders, line, wire_lines

@@ -37,8 +37,8 @@ from orderflow.aggregates.errors import (
     VersionNotCurrent,
 )
 from orderflow.aggregates.lines import Line, Version, VersionKind, read_lines
-from orderflow.aggregates.setup import OrderTakingSetup, OrderTerms, Permission, Permissions, QuoteConversion
-from orderflow.aggregates.setup import require_back_office
+from orderflow.aggregates.order_taking_setup import OrderTakingSetup, OrderTerms, Permission, Permissions, QuoteConversion
+from orderflow.aggregates.order_taking_setup import require_back_office
 from orderflow.aggregates.shipments import Shipments
 from orderflow.aggregates.values import (
     Actor,

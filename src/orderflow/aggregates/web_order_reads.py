@@ -13,7 +13,7 @@ from typing import Any
 from orderflow.aggregates.draft import OrderDraft, Shipping
 from orderflow.aggregates.errors import OrderWasRefused, Problem, UnknownVersion
 from orderflow.aggregates.lines import LineChange, Version, diff
-from orderflow.aggregates.setup import OrderTerms
+from orderflow.aggregates.order_taking_setup import OrderTerms
 from orderflow.aggregates.shipments import Shipments
 from orderflow.aggregates.values import (
     Actor,

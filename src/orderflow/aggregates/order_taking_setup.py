@@ -3,6 +3,10 @@
 One :class:`OrderTakingSetup` aggregate holds the whole configuration. A web
 order copies the :class:`OrderTerms` in force for its customer when it is
 placed, so a later change of the setup never rewrites an order's history.
+
+This module was ``orderflow.aggregates.setup``; the setup's events stored
+before the rename name that module in their topics, and still load (see
+:data:`FORMER_TOPIC`).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from typing import Any, Self, get_type_hints
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
+from eventsourcing.utils import register_topic
 
 from orderflow.aggregates.errors import ConflictingSetup, InvalidCommand, NotAuthorized
 from orderflow.aggregates.values import Actor, CustomerType, choice, stamp
@@ -176,6 +181,11 @@ class OrderTakingSetup(Aggregate):
     @event("PermissionSet")
     def _permission_set(self, permission: str, roles: list[str], actor: dict[str, Any], at: datetime) -> None:
         self.permissions = Permissions({**self.permissions.roles, Permission(permission): frozenset(roles)})
+
+
+FORMER_TOPIC = "orderflow.aggregates.setup:OrderTakingSetup"
+"""The setup's topic before this module was renamed: its stored events are ``FORMER_TOPIC.<Event>``."""
+register_topic(FORMER_TOPIC, OrderTakingSetup)
 
 
 @cache
