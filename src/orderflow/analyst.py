@@ -27,7 +27,7 @@ import pyarrow
 import pyarrow.parquet
 
 from orderflow.aggregates.errors import UnknownOrder, WebOrderError
-from orderflow.aggregates.event_log import event_log_entry
+from orderflow.aggregates.event_log_row import event_log_entry
 from orderflow.aggregates.web_order import WebOrder
 from orderflow.application import Orders
 from orderflow.bootstrap import Engine, bootstrap

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from orderflow.aggregates.errors import InvalidCommand
-from orderflow.aggregates.event_log import ROWS, event_log_entry
+from orderflow.aggregates.event_log_row import ROWS, event_log_entry
 from orderflow.aggregates.numbering import NumberBlock
 from orderflow.aggregates.values import Actor
 from orderflow.aggregates.web_order import WebOrder

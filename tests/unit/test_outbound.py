@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from orderflow.aggregates.event_log import event_log_entry
+from orderflow.aggregates.event_log_row import event_log_entry
 from orderflow.aggregates.web_order import WebOrder
 from orderflow.application import Orders
 from orderflow.contract import Contract

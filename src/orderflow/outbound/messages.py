@@ -27,7 +27,7 @@ from typing import Any
 from urllib.parse import quote
 from uuid import NAMESPACE_URL, UUID, uuid5
 
-from orderflow.aggregates.event_log import event_log_entry
+from orderflow.aggregates.event_log_row import event_log_entry
 from orderflow.aggregates.lines import Version
 from orderflow.aggregates.web_order import WebOrder
 from orderflow.wire import Envelope, format_time

@@ -2,7 +2,7 @@
 
 Each row has the manual's fields (user type, user no., entry time, event type,
 new status, comment, person name, company), taken from
-:func:`orderflow.aggregates.event_log.event_log_entry`, plus where it belongs:
+:func:`orderflow.aggregates.event_log_row.event_log_entry`, plus where it belongs:
 the order's id, Web Order No. and storefront reference, the event's version in
 the order's history (``event_version``), its position in the event store, the
 order's line version current after the action (``order_version``, NULL for a
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from orderflow.aggregates.event_log import event_log_entry
+from orderflow.aggregates.event_log_row import event_log_entry
 from orderflow.db import Cursor
 from orderflow.projections.follow import FollowingView
 
