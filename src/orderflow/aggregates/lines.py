@@ -11,7 +11,7 @@ from typing import Any
 
 from orderflow.aggregates.errors import Problem
 from orderflow.aggregates.values import LineType, money
-from orderflow.aggregates.wire import Fields, Reader
+from orderflow.aggregates.payload_reader import Fields, Reader
 
 HUNDRED = Decimal(100)
 

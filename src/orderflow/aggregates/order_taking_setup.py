@@ -23,7 +23,7 @@ from eventsourcing.utils import register_topic
 
 from orderflow.aggregates.errors import ConflictingSetup, InvalidCommand, NotAuthorized
 from orderflow.aggregates.values import Actor, CustomerType, choice, stamp
-from orderflow.aggregates.wire import field_name
+from orderflow.aggregates.payload_reader import field_name
 
 SETUP_ID = uuid5(NAMESPACE_URL, "orderflow:order-taking-setup")
 

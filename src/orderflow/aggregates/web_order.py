@@ -61,7 +61,7 @@ from orderflow.aggregates.values import (
     stamp,
 )
 from orderflow.aggregates.web_order_reads import WebOrderReads
-from orderflow.aggregates.wire import Reader, storable
+from orderflow.aggregates.payload_reader import Reader, storable
 
 ORDER_NAMESPACE = uuid5(NAMESPACE_URL, "orderflow:web-order")
 
