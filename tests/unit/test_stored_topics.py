@@ -2,8 +2,9 @@
 
 ``stored_events_before_split.json`` holds the stored events (topic, state) of
 :func:`history`, recorded with the code of commit 3499545, before
-``aggregates/web_order.py`` became a package and ``aggregates/setup.py`` became
-``aggregates/order_taking_setup.py``. Do not record it again: it stands for the
+``aggregates/web_order.py`` became a package (its topics did not change) and
+``aggregates/setup.py`` became ``aggregates/order_taking_setup.py`` (its old
+topic is registered). Do not record it again: it stands for the
 stores written by that code. (It was recorded with ``python -m
 tests.unit.test_stored_topics``, without encryption at rest, which does not
 touch topics.)
@@ -13,6 +14,8 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import date
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -31,9 +34,6 @@ WALL_CLOCK = {"_created_on", "_modified_on"}
 
 def history() -> Orders:
     """Orders whose histories between them hold every web order and every order-taking setup event."""
-    from decimal import Decimal
-    from datetime import date
-
     app = fresh_orders()
     app.configure_order_taking("B2B Customer", MANAGER, at(0), quote_promotable_by_default=False)
     app.require_card_payment("C-100", True, MANAGER, at(0))
@@ -70,6 +70,8 @@ def stored_events(app: Orders) -> list[StoredEvent]:
 
 
 def record() -> None:
+    if RECORDED.exists():
+        sys.exit(f"{RECORDED.name} stands for stores written before the split: not recorded again")
     rows = [
         {
             "originator_id": str(e.originator_id),
