@@ -24,7 +24,7 @@ from orderflow.analyst import format_table
 from orderflow.analyst import register as register_analyst
 from orderflow.publish import register as register_publish
 from orderflow.outbound import OutboundPublisher
-from orderflow.settings import Settings, redact_secrets, redact_url
+from orderflow.settings import BadSetting, Settings, redact_secrets, redact_url
 from orderflow.supervision import TRANSIENT, Backoff, ErrorPolicy, GiveUp, Stopped, Streak, Supervisor, Worker
 
 log = structlog.get_logger("orderflow")
@@ -67,7 +67,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     register_analyst(commands)
 
     args = parser.parse_args(argv)
-    settings = Settings.from_env()
+    try:
+        settings = Settings.from_env()
+    except BadSetting as error:  # one line naming the variable, no traceback
+        print(f"orderflow {args.command}: {error}", file=sys.stderr)
+        return 2
     logs.configure(settings.log_format)
     try:
         return args.func(settings, args) or 0
