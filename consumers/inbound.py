@@ -28,16 +28,13 @@ from orderflow.application import Orders
 from orderflow.consumers.dead_letters import DeadLetterTopic
 from orderflow.consumers.pipeline import Pipeline, position_name
 from orderflow.contract import Contract
+from orderflow.kafka import NotCoPartitioned, co_partitioned
 from orderflow.settings import Topics
 
 log = structlog.get_logger("orderflow.consumer")
 Clock = Callable[[], datetime]
 
 __all__ = ["InboundConsumer", "NotCoPartitioned", "position_name"]
-
-
-class NotCoPartitioned(RuntimeError):
-    """The inbound topics cannot be merged partition by partition; the text says what differs."""
 
 
 def utc_now() -> datetime:
@@ -59,18 +56,7 @@ def _await_topic_metadata(consumer: KafkaConsumer, topics: tuple[str, ...], time
 
 def partition_count(consumer: KafkaConsumer, topics: Topics) -> int:
     """The inbound topics' common number of partitions; :class:`NotCoPartitioned` if they differ."""
-    if topics.storefront == topics.erp:
-        raise NotCoPartitioned(
-            f"ORDERFLOW_TOPIC_STOREFRONT and ORDERFLOW_TOPIC_ERP both name {topics.storefront}: they must be two topics"
-        )
-    counts = {topic: len(consumer.partitions_for_topic(topic) or ()) for topic in topics.inbound}
-    if len(set(counts.values())) != 1:
-        described = ", ".join(f"{topic} has {count}" for topic, count in counts.items())
-        raise NotCoPartitioned(
-            f"the inbound topics must have the same number of partitions to be merged by event time: {described}; "
-            "add partitions to the smaller one (kafka-topics --alter --partitions N), and note that keys then move"
-        )
-    return counts[topics.storefront]
+    return co_partitioned({topic: len(consumer.partitions_for_topic(topic) or ()) for topic in topics.inbound}, topics)
 
 
 class _Rebalances(ConsumerRebalanceListener):

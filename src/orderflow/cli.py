@@ -20,6 +20,7 @@ from orderflow import logs
 from orderflow.bootstrap import Engine, bootstrap, ensure_topics
 from orderflow.consumers.inbound import InboundConsumer, NotCoPartitioned
 from orderflow.db import Database
+from orderflow.kafka import MissingTopics
 from orderflow.analyst import format_table
 from orderflow.analyst import register as register_analyst
 from orderflow.publish import register as register_publish
@@ -79,7 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"orderflow {args.command}: no Kafka broker answers at {settings.kafka_bootstrap}; "
               "set ORDERFLOW_KAFKA_BOOTSTRAP (or start a local one with `make services-up`)", file=sys.stderr)
         return 2
-    except NotCoPartitioned as error:
+    except (NotCoPartitioned, MissingTopics) as error:
         print(f"orderflow {args.command}: {error}", file=sys.stderr)
         return 2
     except (psycopg.Error, PersistenceError) as error:  # never the URL or the password, even if the driver's text holds them
@@ -115,7 +116,7 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
         signal.signal(signum, lambda *_: stop.set())
     supervisor = Supervisor(
         stop,
-        policy=ErrorPolicy(fatal_types=(NotCoPartitioned,)),
+        policy=ErrorPolicy(fatal_types=(NotCoPartitioned, MissingTopics)),
         backoff=Backoff(maximum=settings.backoff_max_seconds),
         give_up=GiveUp(settings.max_failures, settings.failure_window_seconds),
     )
