@@ -27,6 +27,7 @@ from kafka.consumer.subscription_state import ConsumerRebalanceListener
 from orderflow.application import Orders
 from orderflow.consumers.dead_letters import DeadLetterTopic
 from orderflow.consumers.pipeline import Pipeline, position_name
+from orderflow import metrics
 from orderflow.contract import Contract
 from orderflow.kafka import NotCoPartitioned, co_partitioned
 from orderflow.settings import Topics
@@ -130,6 +131,25 @@ class InboundConsumer:
         """Records read but not released yet (waiting for the other topic's partition)."""
         return len(self.pipeline.merge)
 
+    def lag(self) -> dict[tuple[str, int], int] | None:
+        """Records on the broker not read yet, per assigned partition whose end offset is known; None if it cannot tell.
+
+        From what the last fetch responses said (no broker call), so that another
+        thread (the metrics monitor) may ask while this one polls.
+        """
+        try:
+            lag = {}
+            for tp in self.consumer.assignment():
+                end = self.consumer.highwater(tp)
+                if end is None and tp in self._ends:
+                    end = self._ends[tp][0]
+                position = self._next.get(tp)
+                if end is not None and position is not None:
+                    lag[tp.topic, tp.partition] = max(0, end - position)
+            return lag
+        except (RuntimeError, KeyError, KafkaError):  # the assignment changed under us: ask again later
+            return None
+
     def close(self) -> None:
         """Leave the group; everything applied is already recorded."""
         self.consumer.close(autocommit=False)
@@ -162,6 +182,7 @@ class InboundConsumer:
                 self.pipeline.add(tp, records, now)
                 self._next[tp] = records[-1].offset + 1
                 read += len(records)
+        started = time.perf_counter()
         try:
             step = self.pipeline.step(self._caught_up, now, self._dead_letter)
         except IntegrityError as error:
@@ -174,6 +195,7 @@ class InboundConsumer:
             self._more = False
             return read
         self._more = step.full
+        metrics.batch_recorded(step.outcomes, step.rejections, step.released, time.perf_counter() - started)
         # Kafka's committed offsets only inform lag monitoring: the database's positions are the truth.
         self.consumer.commit_async(
             {TopicPartition(*tp): OffsetAndMetadata(offset + 1, "", -1) for tp, offset in step.positions.items()}
@@ -268,3 +290,4 @@ class InboundConsumer:
 
     def _dead_letter(self, rejections: list) -> None:
         self.dead_letters.publish(rejections, utc_now())
+        metrics.dead_lettered(rejections)

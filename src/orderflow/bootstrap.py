@@ -14,12 +14,18 @@ from orderflow.consumers.dead_letters import DeadLetterTopic
 from orderflow.consumers.inbound import InboundConsumer
 from orderflow.contract import Contract
 from orderflow.db import Database, schema_lock
+from orderflow.health import HealthServer
 from orderflow.kafka import ensure_topics, make_producer
+from orderflow.metrics import Monitor
 from orderflow.outbound import OutboundPublisher
 from orderflow.outbound.publisher import close_producer
 from orderflow.projections.runner import ProjectionRunner
 from orderflow.projections.catalog import all_views
 from orderflow.settings import Settings
+from orderflow.supervision import Supervisor, Worker
+
+MONITOR_INTERVAL = 2.0
+"""Seconds between refreshes of the lag gauges and of the readiness they decide."""
 
 
 @dataclass
@@ -78,6 +84,22 @@ class Engine:
 
     def ensure_topics(self) -> None:
         ensure_topics(self.settings)
+
+    def monitoring(self, consumer: InboundConsumer, outbound: OutboundPublisher, supervisor: Supervisor) -> list[Worker]:
+        """With ``ORDERFLOW_METRICS_PORT`` set: the metrics and health HTTP server, and the worker keeping lags current.
+
+        The server answers from ``supervisor``'s health (live within
+        ``ORDERFLOW_LIVE_TIMEOUT_SECONDS``, ready under ``ORDERFLOW_READY_MAX_LAG``);
+        it is closed with the engine. Without the setting: nothing.
+        """
+        s = self.settings
+        if s.metrics_port is None:
+            return []
+        supervisor.health.stall_after = s.live_timeout_seconds
+        monitor = Monitor(consumer, self.projections, outbound, supervisor.health, s.ready_max_lag)
+        server = HealthServer(supervisor.health, s.metrics_port, s.metrics_address)
+        self._closers.append(server.close)
+        return [Worker("monitor", monitor.step, supervisor, idle_sleep=MONITOR_INTERVAL)]
 
     def close(self) -> None:
         for close in reversed(self._closers):

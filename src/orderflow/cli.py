@@ -131,6 +131,7 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
         Worker("projections", engine.projections.step, supervisor),
         Worker("outbound", outbound.step, supervisor, on_failure=outbound.reset_producer),
     ]
+    workers += engine.monitoring(consumer, outbound, supervisor)  # ORDERFLOW_METRICS_PORT: /metrics, /health/*
     for worker in workers:
         worker.start()
     log.info("orderflow running", database=redact_url(settings.database_url), kafka=settings.kafka_bootstrap)
