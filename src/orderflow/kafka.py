@@ -84,7 +84,8 @@ def ensure_topics(settings: Settings) -> dict[str, int]:
             except TopicAlreadyExistsError:
                 pass  # another process created them first
             log.info("topics created", topics=missing, **spec)
-        counts = {t["topic"]: len(t["partitions"]) for t in admin.describe_topics(list(settings.topics.inbound))}
+        described = admin.describe_topics(list(settings.topics.inbound))
+        counts = {t.get("name", t.get("topic")): len(t.get("partitions") or ()) for t in described}
     finally:
         admin.close()
     co_partitioned(counts, settings.topics)
