@@ -15,10 +15,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import Counter, Gauge, Histogram, disable_created_metrics
 
 from orderflow.consumers.handlers import TOPIC_OF
 from orderflow.supervision import Health
+
+disable_created_metrics()  # no ``*_created`` series beside every counter
 
 MESSAGES = Counter(
     "orderflow_messages", "Inbound messages recorded, by outcome (applied, parked, duplicate) and message type",

@@ -182,12 +182,12 @@ class Environment(BaseSettings):
         "or memory: (tests)"))
     database_url_file: Path | None = Field(None, description="A file holding ORDERFLOW_DATABASE_URL")
     kafka_bootstrap: str = Field(_DEFAULT.kafka_bootstrap, description="Kafka bootstrap servers, host:port[,host:port]")
-    consumer_group: str = Field(_DEFAULT.consumer_group, description="The consumer group of the inbound consumers")
+    consumer_group: str = Field(_DEFAULT.consumer_group, description="Consumer group of the `orderflow run` processes")
     topic_storefront: str = Field(_TOPICS.storefront, description="Inbound topic of the storefront's messages")
     topic_erp: str = Field(_TOPICS.erp, description="Inbound topic of the ERP's messages (co-partitioned with the storefront topic)")
-    topic_storefront_sync: str = Field(_TOPICS.storefront_sync, description="Outbound topic: order state for the storefront")
-    topic_notifications: str = Field(_TOPICS.notifications, description="Outbound topic: customer notifications")
-    topic_dead_letters: str = Field(_TOPICS.dead_letters, description="Where messages that cannot be applied go, with their reason")
+    topic_storefront_sync: str = Field(_TOPICS.storefront_sync, description="Outbound topic: each order's current state for the storefront")
+    topic_notifications: str = Field(_TOPICS.notifications, description="Outbound topic: new order, comment, approval requested, confirmed, status changed")
+    topic_dead_letters: str = Field(_TOPICS.dead_letters, description="Messages that could not be applied, with `dlq_*` headers saying why")
     create_topics: bool = Field(_DEFAULT.create_topics, description=(
         "Create missing topics at start (true|false); false for clusters whose topics are managed elsewhere: "
         "a missing topic is then an error naming it"))
@@ -197,15 +197,16 @@ class Environment(BaseSettings):
         "Replication factor of the topics orderflow creates (3 on a production cluster)"))
     batch_size: int = Field(_DEFAULT.batch_size, ge=1, description=(
         "Records per poll and per database transaction; also the followers' batch"))
-    session_timeout_ms: int = Field(_DEFAULT.session_timeout_ms, ge=1, description="Kafka consumer group session timeout")
+    session_timeout_ms: int = Field(_DEFAULT.session_timeout_ms, ge=1, description="How soon the group gives a silent consumer's partitions to the others")
     merge_grace_ms: int = Field(_DEFAULT.merge_grace_ms, ge=0, description=(
-        "How long a record waits for the other inbound topic's partition before the merge releases it"))
+        "How long a message waits for a caught-up partition of the other topic, where one published at the "
+        "same moment may still be on its way"))
     max_idle_ms: int = Field(_DEFAULT.max_idle_ms, ge=0, description=(
-        "How long the merge waits for an idle partition that is not known to be caught up"))
+        "How long a partition behind its end offset that delivers nothing may hold the merge back"))
     park_deadline_seconds: int = Field(_DEFAULT.park_deadline_seconds, ge=0, description=(
         "How long (in event time) a message waits for its order before it is rejected as OrderNeverArrived"))
     order_url_template: str = Field(_DEFAULT.order_url_template, description=(
-        "The order link in outbound messages; {storefront_reference} is replaced"))
+        "The order link in notifications ({storefront_reference}, {web_order_no}, {order_id})"))
     schema_dir: Path = Field(_DEFAULT.schema_dir, description="The JSON Schemas of the wire contract")
     log_format: Literal["console", "json"] = Field("console", description=(
         "console (readable key=value) or json (one JSON record per line, the libraries' records included)"))
