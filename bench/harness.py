@@ -21,10 +21,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaConsumer, TopicPartition
 
 from orderflow.application import Orders
-from orderflow.bootstrap import ensure_topics
+from orderflow.kafka import ensure_topics, make_producer
 from orderflow.db import Database
 from orderflow.devservices import KafkaBroker, PostgresServer
 from orderflow.projections.catalog import all_views
@@ -282,7 +282,7 @@ def topic(settings: Settings, kind: str) -> str:
 
 def publish(settings: Settings, messages: list[tuple[str, Envelope]]) -> int:
     """Publish ``(topic kind, envelope)`` pairs as the simulator does (the setup first); wait for every ack."""
-    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all", linger_ms=5)
+    producer = make_producer(settings)
     try:
         for kind, envelope in messages:
             producer.send(topic(settings, kind), key=envelope.key.encode(), value=envelope.value(),

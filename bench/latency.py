@@ -25,9 +25,9 @@ from datetime import datetime
 from pathlib import Path
 
 import psycopg
-from kafka import KafkaProducer
 
 from bench.harness import EngineProcess, Watcher, end_offsets, publish, topic, wait_for
+from orderflow.kafka import make_producer
 from orderflow.settings import Settings
 from orderflow.simulate import traffic
 
@@ -74,7 +74,7 @@ def _stream_and_watch(settings: Settings, watcher: Watcher, stream: list, rate: 
         pending[envelope.key].append((envelope.occurred_at, index))
     sent_at: list[float | None] = [None] * len(stream)
     seen_at: list[float | None] = [None] * len(stream)
-    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all", linger_ms=0)
+    producer = make_producer(settings, linger_ms=0)
 
     def send() -> None:
         start = time.perf_counter()

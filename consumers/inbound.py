@@ -27,17 +27,15 @@ from kafka.consumer.subscription_state import ConsumerRebalanceListener
 from orderflow.application import Orders
 from orderflow.consumers.dead_letters import DeadLetterTopic
 from orderflow.consumers.pipeline import Pipeline, position_name
+from orderflow import metrics
 from orderflow.contract import Contract
+from orderflow.kafka import NotCoPartitioned, co_partitioned
 from orderflow.settings import Topics
 
 log = structlog.get_logger("orderflow.consumer")
 Clock = Callable[[], datetime]
 
 __all__ = ["InboundConsumer", "NotCoPartitioned", "position_name"]
-
-
-class NotCoPartitioned(RuntimeError):
-    """The inbound topics cannot be merged partition by partition; the text says what differs."""
 
 
 def utc_now() -> datetime:
@@ -59,18 +57,7 @@ def _await_topic_metadata(consumer: KafkaConsumer, topics: tuple[str, ...], time
 
 def partition_count(consumer: KafkaConsumer, topics: Topics) -> int:
     """The inbound topics' common number of partitions; :class:`NotCoPartitioned` if they differ."""
-    if topics.storefront == topics.erp:
-        raise NotCoPartitioned(
-            f"ORDERFLOW_TOPIC_STOREFRONT and ORDERFLOW_TOPIC_ERP both name {topics.storefront}: they must be two topics"
-        )
-    counts = {topic: len(consumer.partitions_for_topic(topic) or ()) for topic in topics.inbound}
-    if len(set(counts.values())) != 1:
-        described = ", ".join(f"{topic} has {count}" for topic, count in counts.items())
-        raise NotCoPartitioned(
-            f"the inbound topics must have the same number of partitions to be merged by event time: {described}; "
-            "add partitions to the smaller one (kafka-topics --alter --partitions N), and note that keys then move"
-        )
-    return counts[topics.storefront]
+    return co_partitioned({topic: len(consumer.partitions_for_topic(topic) or ()) for topic in topics.inbound}, topics)
 
 
 class _Rebalances(ConsumerRebalanceListener):
@@ -144,6 +131,25 @@ class InboundConsumer:
         """Records read but not released yet (waiting for the other topic's partition)."""
         return len(self.pipeline.merge)
 
+    def lag(self) -> dict[tuple[str, int], int] | None:
+        """Records on the broker not read yet, per assigned partition whose end offset is known; None if it cannot tell.
+
+        From what the last fetch responses said (no broker call), so that another
+        thread (the metrics monitor) may ask while this one polls.
+        """
+        try:
+            lag = {}
+            for tp in self.consumer.assignment():
+                end = self.consumer.highwater(tp)
+                if end is None and tp in self._ends:
+                    end = self._ends[tp][0]
+                position = self._next.get(tp)
+                if end is not None and position is not None:
+                    lag[tp.topic, tp.partition] = max(0, end - position)
+            return lag
+        except (RuntimeError, KeyError, KafkaError):  # the assignment changed under us: ask again later
+            return None
+
     def close(self) -> None:
         """Leave the group; everything applied is already recorded."""
         self.consumer.close(autocommit=False)
@@ -176,6 +182,7 @@ class InboundConsumer:
                 self.pipeline.add(tp, records, now)
                 self._next[tp] = records[-1].offset + 1
                 read += len(records)
+        started = time.perf_counter()
         try:
             step = self.pipeline.step(self._caught_up, now, self._dead_letter)
         except IntegrityError as error:
@@ -188,6 +195,7 @@ class InboundConsumer:
             self._more = False
             return read
         self._more = step.full
+        metrics.batch_recorded(step.outcomes, step.rejections, step.released, time.perf_counter() - started)
         # Kafka's committed offsets only inform lag monitoring: the database's positions are the truth.
         self.consumer.commit_async(
             {TopicPartition(*tp): OffsetAndMetadata(offset + 1, "", -1) for tp, offset in step.positions.items()}
@@ -282,3 +290,4 @@ class InboundConsumer:
 
     def _dead_letter(self, rejections: list) -> None:
         self.dead_letters.publish(rejections, utc_now())
+        metrics.dead_lettered(rejections)

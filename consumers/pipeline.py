@@ -15,7 +15,8 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -77,6 +78,8 @@ class Step:
     rejections: list[Rejection]
     full: bool
     """True when the step stopped at the batch size: more may be releasable at once."""
+    outcomes: dict[tuple[str, str], int] = field(default_factory=dict)
+    """How many records were ``applied``, ``parked`` or a ``duplicate``, by ``(outcome, message type)``."""
 
 
 class Pipeline:
@@ -108,6 +111,7 @@ class Pipeline:
         """Receipt ids found missing when their records were buffered: no query per message."""
         self._rank = {topics.storefront: 0, topics.erp: 1}
         self._kind = {topics.storefront: STOREFRONT, topics.erp: ERP}
+        self._outcomes: Counter[tuple[str, str]] = Counter()
 
     # -- partitions and records in ----------------------------------------------------------------
 
@@ -170,6 +174,7 @@ class Pipeline:
         positions: dict[tuple[str, int], int] = {}
         rejections: list[Rejection] = []
         count = 0
+        self._outcomes = outcomes = Counter()
         with self.app.batch() as batch:
             self.app.assume_missing(self._unseen)
             for incoming in self._chain(first, released):
@@ -188,7 +193,7 @@ class Pipeline:
             if rejections:
                 before_commit(rejections)
         self._unseen.difference_update(batch.aggregates)  # they exist now
-        return Step(count, positions, rejections, full=count >= self.batch_size)
+        return Step(count, positions, rejections, full=count >= self.batch_size, outcomes=outcomes)
 
     @staticmethod
     def _chain(first: Incoming, rest: Iterator[Incoming]) -> Iterator[Incoming]:
@@ -220,6 +225,7 @@ class Pipeline:
             if incoming.requeued:
                 apply(self.app, envelope)  # checked, deduplicated and receipted when it was parked
                 self.parking.settle(source, incoming.parked_id, "applied", "", at)
+                self._outcomes["applied", envelope.message_type] += 1
             elif not self._take(source, envelope, at):
                 return []
         except (BadEnvelope, ContractViolation, CannotApply) as error:
@@ -239,15 +245,18 @@ class Pipeline:
         self.contract.validate(envelope.message_type, envelope.schema_version, envelope.payload)
         digest = payload_digest(envelope)
         if self._seen_before(envelope, digest, source):
+            self._outcomes["duplicate", envelope.message_type] += 1
             return False
         receipt = Receipt(envelope.message_id, envelope.message_type, digest, at=at,
                           topic=source.topic, partition=source.partition, offset=source.offset)
         if self._must_wait(envelope):
             self.parking.park(source, envelope, at)
             self.app.save(receipt)
+            self._outcomes["parked", envelope.message_type] += 1
             return False
         apply(self.app, envelope)
         self.app.save(receipt)
+        self._outcomes["applied", envelope.message_type] += 1
         return True
 
     def _refuse(self, incoming: Incoming, source: Source, reason: str, error: str, at: datetime) -> list[Rejection]:

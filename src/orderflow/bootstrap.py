@@ -7,19 +7,25 @@ from dataclasses import dataclass, field
 
 from datetime import timedelta
 
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
-from kafka.errors import TopicAlreadyExistsError
+from kafka import KafkaConsumer
 
 from orderflow.application import Orders
 from orderflow.consumers.dead_letters import DeadLetterTopic
 from orderflow.consumers.inbound import InboundConsumer
 from orderflow.contract import Contract
 from orderflow.db import Database, schema_lock
-from orderflow.outbound import OutboundPublisher, outbound_producer
+from orderflow.health import HealthServer
+from orderflow.kafka import ensure_topics, make_producer
+from orderflow.metrics import Monitor
+from orderflow.outbound import OutboundPublisher
 from orderflow.outbound.publisher import close_producer
 from orderflow.projections.runner import ProjectionRunner
 from orderflow.projections.catalog import all_views
 from orderflow.settings import Settings
+from orderflow.supervision import Supervisor, Worker
+
+MONITOR_INTERVAL = 2.0
+"""Seconds between refreshes of the lag gauges and of the readiness they decide."""
 
 
 @dataclass
@@ -36,7 +42,7 @@ class Engine:
     def inbound_consumer(self, client_id: str = "orderflow") -> InboundConsumer:
         """A consumer in the engine's group, with its own dead-letter producer."""
         s = self.settings
-        producer = KafkaProducer(**s.kafka_config(), acks="all", linger_ms=5)
+        producer = make_producer(s)
         consumer = KafkaConsumer(
             **s.kafka_config(),
             group_id=s.consumer_group,
@@ -70,7 +76,7 @@ class Engine:
         s = self.settings
         publisher = OutboundPublisher(
             self.app, self.db, None, s.topics, order_url_template=s.order_url_template, batch_size=s.batch_size,
-            producer_factory=lambda: outbound_producer(**s.kafka_config()), lock=self.db.stream_lock("outbound"),
+            producer_factory=lambda: make_producer(s), lock=self.db.stream_lock("outbound"),
             send_timeout=s.send_timeout_seconds,
         )
         self._closers.append(publisher.close)
@@ -79,29 +85,28 @@ class Engine:
     def ensure_topics(self) -> None:
         ensure_topics(self.settings)
 
+    def monitoring(self, consumer: InboundConsumer, outbound: OutboundPublisher, supervisor: Supervisor) -> list[Worker]:
+        """With ``ORDERFLOW_METRICS_PORT`` set: the metrics and health HTTP server, and the worker keeping lags current.
+
+        The server answers from ``supervisor``'s health (live within
+        ``ORDERFLOW_LIVE_TIMEOUT_SECONDS``, ready under ``ORDERFLOW_READY_MAX_LAG``);
+        it is closed with the engine. Without the setting: nothing.
+        """
+        s = self.settings
+        if s.metrics_port is None:
+            return []
+        supervisor.health.stall_after = s.live_timeout_seconds
+        monitor = Monitor(consumer, self.projections, outbound, supervisor.health, s.ready_max_lag)
+        server = HealthServer(supervisor.health, s.metrics_port, s.metrics_address)
+        self._closers.append(server.close)
+        return [Worker("monitor", monitor.step, supervisor, idle_sleep=MONITOR_INTERVAL)]
+
     def close(self) -> None:
         for close in reversed(self._closers):
             close()
         self.projections.close()
         self.db.close()
         self.app.close()
-
-
-def ensure_topics(settings: Settings, partitions: int = 4) -> None:
-    """Create orderflow's topics if the broker does not have them yet."""
-    admin = KafkaAdminClient(**settings.kafka_config())
-    try:
-        missing = set(settings.topics.all) - set(admin.list_topics())
-        if missing:
-            try:
-                admin.create_topics(
-                    {name: {"num_partitions": partitions, "replication_factor": 1} for name in missing},
-                    wait_for_metadata=True,
-                )
-            except TopicAlreadyExistsError:
-                pass
-    finally:
-        admin.close()
 
 
 def bootstrap(settings: Settings | None = None) -> Engine:

@@ -20,11 +20,12 @@ from orderflow import logs
 from orderflow.bootstrap import Engine, bootstrap, ensure_topics
 from orderflow.consumers.inbound import InboundConsumer, NotCoPartitioned
 from orderflow.db import Database
+from orderflow.kafka import MissingTopics
 from orderflow.analyst import format_table
 from orderflow.analyst import register as register_analyst
 from orderflow.publish import register as register_publish
 from orderflow.outbound import OutboundPublisher
-from orderflow.settings import Settings, redact_secrets, redact_url
+from orderflow.settings import BadSetting, Settings, redact_secrets, redact_url
 from orderflow.supervision import TRANSIENT, Backoff, ErrorPolicy, GiveUp, Stopped, Streak, Supervisor, Worker
 
 log = structlog.get_logger("orderflow")
@@ -67,7 +68,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     register_analyst(commands)
 
     args = parser.parse_args(argv)
-    settings = Settings.from_env()
+    try:
+        settings = Settings.from_env()
+    except BadSetting as error:  # one line naming the variable, no traceback
+        print(f"orderflow {args.command}: {error}", file=sys.stderr)
+        return 2
     logs.configure(settings.log_format)
     try:
         return args.func(settings, args) or 0
@@ -75,7 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"orderflow {args.command}: no Kafka broker answers at {settings.kafka_bootstrap}; "
               "set ORDERFLOW_KAFKA_BOOTSTRAP (or start a local one with `make services-up`)", file=sys.stderr)
         return 2
-    except NotCoPartitioned as error:
+    except (NotCoPartitioned, MissingTopics) as error:
         print(f"orderflow {args.command}: {error}", file=sys.stderr)
         return 2
     except (psycopg.Error, PersistenceError) as error:  # never the URL or the password, even if the driver's text holds them
@@ -111,7 +116,7 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
         signal.signal(signum, lambda *_: stop.set())
     supervisor = Supervisor(
         stop,
-        policy=ErrorPolicy(fatal_types=(NotCoPartitioned,)),
+        policy=ErrorPolicy(fatal_types=(NotCoPartitioned, MissingTopics)),
         backoff=Backoff(maximum=settings.backoff_max_seconds),
         give_up=GiveUp(settings.max_failures, settings.failure_window_seconds),
     )
@@ -126,6 +131,7 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
         Worker("projections", engine.projections.step, supervisor),
         Worker("outbound", outbound.step, supervisor, on_failure=outbound.reset_producer),
     ]
+    workers += engine.monitoring(consumer, outbound, supervisor)  # ORDERFLOW_METRICS_PORT: /metrics, /health/*
     for worker in workers:
         worker.start()
     log.info("orderflow running", database=redact_url(settings.database_url), kafka=settings.kafka_bootstrap)

@@ -98,7 +98,13 @@ PRIVACY = [structlog.processors.format_exc_info, mask_personal]
 
 
 def configure(log_format: str = "console", level: int = logging.INFO) -> None:
-    """Route all logs (ours and the libraries') through structlog to stderr, personal values masked."""
+    """Route all logs (ours and the libraries') through one stdlib handler on stderr, personal values masked.
+
+    structlog's loggers hand their event dicts to the standard library, and the
+    root handler's :class:`structlog.stdlib.ProcessorFormatter` renders them and
+    any library's records (kafka-python, warnings) alike: one writer, one lock,
+    so in JSON mode every line is one JSON record, never two on a line.
+    """
     renderer = (
         structlog.processors.JSONRenderer()
         if log_format == "json"
@@ -106,23 +112,26 @@ def configure(log_format: str = "console", level: int = logging.INFO) -> None:
     )
     shared = [
         structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_logger_name,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
     structlog.configure(
-        processors=[*shared, *PRIVACY, renderer],
+        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        logger_factory=structlog.stdlib.LoggerFactory(),
         cache_logger_on_first_use=False,
     )
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *PRIVACY, renderer],
-            foreign_pre_chain=shared,
+            foreign_pre_chain=[*shared, structlog.stdlib.ExtraAdder()],
         )
     )
     handler.addFilter(RepeatLimiter("kafka", interval=10.0))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.WARNING)
+    logging.getLogger("orderflow").setLevel(level)  # ours at ``level``; the libraries' from WARNING
+    logging.captureWarnings(True)  # Python warnings as records too, not bare text

@@ -23,10 +23,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from kafka import KafkaProducer
 
 from orderflow.consumers.handlers import topic_for
 from orderflow.contract import Contract
+from orderflow.kafka import make_producer
 from orderflow.settings import Settings, Topics
 from orderflow.wire import JSON, MSGPACK, Envelope, parse_time
 
@@ -63,7 +63,7 @@ def read_messages(
 def publish_file(settings: Settings, path: Path | str) -> int:
     """Validate every message of ``path``, then publish them all in file order; return how many."""
     messages = read_messages(Path(path), Contract(settings.schema_dir), settings.topics)
-    producer = KafkaProducer(**settings.kafka_config(), acks="all", linger_ms=5)
+    producer = make_producer(settings)
     try:
         for topic, envelope in messages:
             producer.send(topic, key=envelope.key.encode(), value=envelope.value(), headers=envelope.headers())

@@ -1,4 +1,4 @@
-"""Configuration, read from the environment in this one place.
+"""Configuration, read from the environment in this one place (pydantic-settings: :class:`Environment`).
 
 Every setting has a default that works on a laptop: an embedded SQLite event
 store in ``./var/orderflow.db`` and a Kafka broker on ``localhost:9092``.
@@ -6,10 +6,15 @@ store in ``./var/orderflow.db`` and a Kafka broker on ``localhost:9092``.
 
 from __future__ import annotations
 
-import os
+from collections.abc import Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated, Literal
 from urllib.parse import parse_qsl, unquote, urlsplit
+
+from pydantic import AfterValidator, Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -76,7 +81,7 @@ class KafkaSecurity:
 
 @dataclass(frozen=True)
 class Settings:
-    """Everything configurable about one orderflow process."""
+    """Everything configurable about one orderflow process (read from the environment by :class:`Environment`)."""
 
     database_url: str = field(default="sqlite:///var/orderflow.db", repr=False)
     """Holds the database password: never printed as is (:func:`redact_url`)."""
@@ -103,63 +108,233 @@ class Settings:
     startup_timeout_seconds: float = 120.0
     max_failures: int = 10
     failure_window_seconds: float = 300.0
+    create_topics: bool = True
+    topic_partitions: int = 4
+    topic_replication_factor: int = 1
+    metrics_port: int | None = None
+    metrics_address: str = "0.0.0.0"
+    live_timeout_seconds: float = 60.0
+    ready_max_lag: int = 1_000
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
-        env = os.environ if environ is None else environ
-        d = cls()
-        topics = Topics(
-            storefront=env.get("ORDERFLOW_TOPIC_STOREFRONT", d.topics.storefront),
-            erp=env.get("ORDERFLOW_TOPIC_ERP", d.topics.erp),
-            storefront_sync=env.get("ORDERFLOW_TOPIC_STOREFRONT_SYNC", d.topics.storefront_sync),
-            notifications=env.get("ORDERFLOW_TOPIC_NOTIFICATIONS", d.topics.notifications),
-            dead_letters=env.get("ORDERFLOW_TOPIC_DEAD_LETTERS", d.topics.dead_letters),
-        )
-        return cls(
-            database_url=secret(env, "ORDERFLOW_DATABASE_URL") or d.database_url,
-            kafka_bootstrap=env.get("ORDERFLOW_KAFKA_BOOTSTRAP", d.kafka_bootstrap),
-            consumer_group=env.get("ORDERFLOW_CONSUMER_GROUP", d.consumer_group),
-            topics=topics,
-            batch_size=int(env.get("ORDERFLOW_BATCH_SIZE", d.batch_size)),
-            session_timeout_ms=int(env.get("ORDERFLOW_SESSION_TIMEOUT_MS", d.session_timeout_ms)),
-            merge_grace_ms=int(env.get("ORDERFLOW_MERGE_GRACE_MS", d.merge_grace_ms)),
-            max_idle_ms=int(env.get("ORDERFLOW_MAX_IDLE_MS", d.max_idle_ms)),
-            park_deadline_seconds=int(env.get("ORDERFLOW_PARK_DEADLINE_SECONDS", d.park_deadline_seconds)),
-            order_url_template=env.get("ORDERFLOW_ORDER_URL_TEMPLATE", d.order_url_template),
-            schema_dir=Path(env.get("ORDERFLOW_SCHEMA_DIR", d.schema_dir)),
-            log_format=env.get("ORDERFLOW_LOG_FORMAT", d.log_format),
-            cipher_keys=tuple(
-                key.strip()
-                for key in [secret(env, "ORDERFLOW_CIPHER_KEY") or "", *(secret(env, "ORDERFLOW_CIPHER_OLD_KEYS") or "").split(",")]
-                if key.strip()
-            ),
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
+        """The settings the ``ORDERFLOW_*`` variables of ``environ`` (default: the process's) give.
+
+        A value that does not parse raises :class:`BadSetting`, whose text is one line naming the variable.
+        """
+        return Environment.read(environ).settings()
+
+
+class BadSetting(ValueError):
+    """An ``ORDERFLOW_*`` variable holds a value orderflow cannot use; the text names it and says why, in one line."""
+
+
+PREFIX = "ORDERFLOW_"
+SECRETS = ("database_url", "cipher_key", "cipher_old_keys", "kafka_sasl_username", "kafka_sasl_password",
+           "kafka_ssl_password")
+"""Settings that may instead come from a file named by ``ORDERFLOW_<NAME>_FILE`` (trailing newline dropped)."""
+_DEFAULT = Settings()
+_TOPICS = Topics()
+_ENVIRON: ContextVar[Mapping[str, str] | None] = ContextVar("orderflow_environ", default=None)
+
+
+class _Environ(EnvSettingsSource):
+    """pydantic-settings' environment source, reading a given mapping instead of ``os.environ`` when one is set."""
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        environ = _ENVIRON.get()
+        if environ is None:
+            return super()._load_env_vars()
+        return {name if self.case_sensitive else name.lower(): value for name, value in environ.items()
+                if value or not self.env_ignore_empty}
+
+
+def _kafka_protocol(value: str) -> str:
+    value = value.upper()
+    if value not in ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"):
+        raise ValueError("must be PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL")
+    return value
+
+
+def _sasl_mechanism(value: str | None) -> str | None:
+    if value is None:
+        return None
+    value = value.upper()
+    if value not in ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"):
+        raise ValueError("must be PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512")
+    return value
+
+
+class Environment(BaseSettings):
+    """Every ``ORDERFLOW_*`` variable, its type, default and meaning: the one place settings are read.
+
+    The field ``batch_size`` is the variable ``ORDERFLOW_BATCH_SIZE``, and so on
+    (docs/operations.md lists them all). Secrets are :class:`SecretStr` and may
+    come from a file instead (``ORDERFLOW_DATABASE_URL_FILE``, ...).
+    """
+
+    model_config = SettingsConfigDict(env_prefix=PREFIX, case_sensitive=False, env_ignore_empty=True, extra="ignore",
+                                      frozen=True)
+
+    database_url: SecretStr | None = Field(None, description=(
+        f"The event store and read models (default {_DEFAULT.database_url}): sqlite:///relative.db, "
+        "sqlite:////absolute.db, postgresql://user:password@host:port/db (libpq sslmode etc. as query parameters) "
+        "or memory: (tests)"))
+    database_url_file: Path | None = Field(None, description="A file holding ORDERFLOW_DATABASE_URL")
+    kafka_bootstrap: str = Field(_DEFAULT.kafka_bootstrap, description="Kafka bootstrap servers, host:port[,host:port]")
+    consumer_group: str = Field(_DEFAULT.consumer_group, description="Consumer group of the `orderflow run` processes")
+    topic_storefront: str = Field(_TOPICS.storefront, description="Inbound topic of the storefront's messages")
+    topic_erp: str = Field(_TOPICS.erp, description="Inbound topic of the ERP's messages (co-partitioned with the storefront topic)")
+    topic_storefront_sync: str = Field(_TOPICS.storefront_sync, description="Outbound topic: each order's current state for the storefront")
+    topic_notifications: str = Field(_TOPICS.notifications, description="Outbound topic: new order, comment, approval requested, confirmed, status changed")
+    topic_dead_letters: str = Field(_TOPICS.dead_letters, description="Messages that could not be applied, with `dlq_*` headers saying why")
+    create_topics: bool = Field(_DEFAULT.create_topics, description=(
+        "Create missing topics at start (true|false); false for clusters whose topics are managed elsewhere: "
+        "a missing topic is then an error naming it"))
+    topic_partitions: int = Field(_DEFAULT.topic_partitions, ge=1, description=(
+        "Partitions of the topics orderflow creates (the inbound pair must always have equal counts)"))
+    topic_replication_factor: int = Field(_DEFAULT.topic_replication_factor, ge=1, description=(
+        "Replication factor of the topics orderflow creates (3 on a production cluster)"))
+    batch_size: int = Field(_DEFAULT.batch_size, ge=1, description=(
+        "Records per poll and per database transaction; also the followers' batch"))
+    session_timeout_ms: int = Field(_DEFAULT.session_timeout_ms, ge=1, description="How soon the group gives a silent consumer's partitions to the others")
+    merge_grace_ms: int = Field(_DEFAULT.merge_grace_ms, ge=0, description=(
+        "How long a message waits for a caught-up partition of the other topic, where one published at the "
+        "same moment may still be on its way"))
+    max_idle_ms: int = Field(_DEFAULT.max_idle_ms, ge=0, description=(
+        "How long a partition behind its end offset that delivers nothing may hold the merge back"))
+    park_deadline_seconds: int = Field(_DEFAULT.park_deadline_seconds, ge=0, description=(
+        "How long (in event time) a message waits for its order before it is rejected as OrderNeverArrived"))
+    order_url_template: str = Field(_DEFAULT.order_url_template, description=(
+        "The order link in notifications ({storefront_reference}, {web_order_no}, {order_id})"))
+    schema_dir: Path = Field(_DEFAULT.schema_dir, description="The JSON Schemas of the wire contract")
+    log_format: Literal["console", "json"] = Field("console", description=(
+        "console (readable key=value) or json (one JSON record per line, the libraries' records included)"))
+    cipher_key: SecretStr | None = Field(None, description="Key encrypting personal fields at rest (unset: no encryption)")
+    cipher_key_file: Path | None = Field(None, description="A file holding ORDERFLOW_CIPHER_KEY")
+    cipher_old_keys: SecretStr | None = Field(None, description="Earlier keys, comma-separated: still decrypt, never encrypt")
+    cipher_old_keys_file: Path | None = Field(None, description="A file holding ORDERFLOW_CIPHER_OLD_KEYS")
+    kafka_security_protocol: Annotated[str, AfterValidator(_kafka_protocol)] = Field(
+        "PLAINTEXT", description="PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL")
+    kafka_sasl_mechanism: Annotated[str | None, AfterValidator(_sasl_mechanism)] = Field(
+        None, description="PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (with a SASL protocol)")
+    kafka_sasl_username: SecretStr | None = Field(None, description="SASL user name")
+    kafka_sasl_username_file: Path | None = Field(None, description="A file holding ORDERFLOW_KAFKA_SASL_USERNAME")
+    kafka_sasl_password: SecretStr | None = Field(None, description="SASL password")
+    kafka_sasl_password_file: Path | None = Field(None, description="A file holding ORDERFLOW_KAFKA_SASL_PASSWORD")
+    kafka_ssl_cafile: str | None = Field(None, description="CA certificates (PEM) to verify the brokers")
+    kafka_ssl_certfile: str | None = Field(None, description="Client certificate (PEM), for mutual TLS")
+    kafka_ssl_keyfile: str | None = Field(None, description="Client private key (PEM), for mutual TLS")
+    kafka_ssl_password: SecretStr | None = Field(None, description="Password of the client private key")
+    kafka_ssl_password_file: Path | None = Field(None, description="A file holding ORDERFLOW_KAFKA_SSL_PASSWORD")
+    kafka_ssl_check_hostname: bool = Field(True, description="Check the broker certificate's host name (true|false)")
+    backoff_max_seconds: float = Field(_DEFAULT.backoff_max_seconds, gt=0, description=(
+        "Longest wait between retries of a failing component"))
+    send_timeout_seconds: float = Field(_DEFAULT.send_timeout_seconds, gt=0, description=(
+        "How long the outbound publisher waits for the broker's acknowledgement"))
+    startup_timeout_seconds: float = Field(_DEFAULT.startup_timeout_seconds, gt=0, description=(
+        "How long `orderflow run` retries an unreachable broker or database at start before it exits"))
+    max_failures: int = Field(_DEFAULT.max_failures, ge=1, description=(
+        "Failures in a row (with ORDERFLOW_FAILURE_WINDOW_SECONDS) after which the process exits with code 3"))
+    failure_window_seconds: float = Field(_DEFAULT.failure_window_seconds, ge=0, description=(
+        "The shortest streak of failures, in seconds, that makes the process give up"))
+    metrics_port: int | None = Field(None, ge=0, le=65535, description=(
+        "Port of the HTTP server with /metrics, /health/live and /health/ready (unset: no server)"))
+    metrics_address: str = Field(_DEFAULT.metrics_address, description="Address that server listens on")
+    live_timeout_seconds: float = Field(_DEFAULT.live_timeout_seconds, gt=0, description=(
+        "/health/live answers 503 when the main loop has not turned for this long"))
+    ready_max_lag: int = Field(_DEFAULT.ready_max_lag, ge=0, description=(
+        "/health/ready answers 503 while the inbound consumer lag (all partitions) is above this"))
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings,
+                                   file_secret_settings):
+        return (init_settings, _Environ(settings_cls))
+
+    @classmethod
+    def read(cls, environ: Mapping[str, str] | None = None) -> "Environment":
+        """The variables of ``environ`` (default ``os.environ``); :class:`BadSetting` for the first bad one."""
+        token = _ENVIRON.set(environ)
+        try:
+            return cls()
+        except ValidationError as error:
+            raise BadSetting(describe(error)) from None
+        finally:
+            _ENVIRON.reset(token)
+
+    def secret(self, name: str) -> str | None:
+        """The secret ``name``, from its variable or else from the file its ``_FILE`` variable names."""
+        value = getattr(self, name)
+        if value is not None and value.get_secret_value():
+            return value.get_secret_value()
+        path = getattr(self, f"{name}_file")
+        if path is None:
+            return None
+        try:
+            return Path(path).read_text().rstrip("\r\n")
+        except OSError as error:
+            raise BadSetting(f"{PREFIX}{name.upper()}_FILE={path}: cannot be read ({error.strerror})") from None
+
+    def settings(self) -> Settings:
+        """The engine's :class:`Settings`."""
+        keys = [self.secret("cipher_key") or "", *(self.secret("cipher_old_keys") or "").split(",")]
+        return Settings(
+            database_url=self.secret("database_url") or _DEFAULT.database_url,
+            kafka_bootstrap=self.kafka_bootstrap,
+            consumer_group=self.consumer_group,
+            topics=Topics(storefront=self.topic_storefront, erp=self.topic_erp,
+                          storefront_sync=self.topic_storefront_sync, notifications=self.topic_notifications,
+                          dead_letters=self.topic_dead_letters),
+            batch_size=self.batch_size,
+            session_timeout_ms=self.session_timeout_ms,
+            merge_grace_ms=self.merge_grace_ms,
+            max_idle_ms=self.max_idle_ms,
+            park_deadline_seconds=self.park_deadline_seconds,
+            order_url_template=self.order_url_template,
+            schema_dir=self.schema_dir,
+            log_format=self.log_format,
+            cipher_keys=tuple(key.strip() for key in keys if key.strip()),
             kafka_security=KafkaSecurity(
-                protocol=env.get("ORDERFLOW_KAFKA_SECURITY_PROTOCOL", "PLAINTEXT"),
-                sasl_mechanism=env.get("ORDERFLOW_KAFKA_SASL_MECHANISM"),
-                sasl_username=secret(env, "ORDERFLOW_KAFKA_SASL_USERNAME"),
-                sasl_password=secret(env, "ORDERFLOW_KAFKA_SASL_PASSWORD"),
-                ssl_cafile=env.get("ORDERFLOW_KAFKA_SSL_CAFILE"),
-                ssl_certfile=env.get("ORDERFLOW_KAFKA_SSL_CERTFILE"),
-                ssl_keyfile=env.get("ORDERFLOW_KAFKA_SSL_KEYFILE"),
-                ssl_password=secret(env, "ORDERFLOW_KAFKA_SSL_PASSWORD"),
-                ssl_check_hostname=env.get("ORDERFLOW_KAFKA_SSL_CHECK_HOSTNAME", "true").lower() not in ("0", "false", "no"),
+                protocol=self.kafka_security_protocol,
+                sasl_mechanism=self.kafka_sasl_mechanism,
+                sasl_username=self.secret("kafka_sasl_username"),
+                sasl_password=self.secret("kafka_sasl_password"),
+                ssl_cafile=self.kafka_ssl_cafile,
+                ssl_certfile=self.kafka_ssl_certfile,
+                ssl_keyfile=self.kafka_ssl_keyfile,
+                ssl_password=self.secret("kafka_ssl_password"),
+                ssl_check_hostname=self.kafka_ssl_check_hostname,
             ),
-            backoff_max_seconds=float(env.get("ORDERFLOW_BACKOFF_MAX_SECONDS", d.backoff_max_seconds)),
-            send_timeout_seconds=float(env.get("ORDERFLOW_SEND_TIMEOUT_SECONDS", d.send_timeout_seconds)),
-            startup_timeout_seconds=float(env.get("ORDERFLOW_STARTUP_TIMEOUT_SECONDS", d.startup_timeout_seconds)),
-            max_failures=int(env.get("ORDERFLOW_MAX_FAILURES", d.max_failures)),
-            failure_window_seconds=float(env.get("ORDERFLOW_FAILURE_WINDOW_SECONDS", d.failure_window_seconds)),
+            backoff_max_seconds=self.backoff_max_seconds,
+            send_timeout_seconds=self.send_timeout_seconds,
+            startup_timeout_seconds=self.startup_timeout_seconds,
+            max_failures=self.max_failures,
+            failure_window_seconds=self.failure_window_seconds,
+            create_topics=self.create_topics,
+            topic_partitions=self.topic_partitions,
+            topic_replication_factor=self.topic_replication_factor,
+            metrics_port=self.metrics_port,
+            metrics_address=self.metrics_address,
+            live_timeout_seconds=self.live_timeout_seconds,
+            ready_max_lag=self.ready_max_lag,
         )
 
 
-def secret(env, name: str) -> str | None:
-    """``name`` from the environment, else the contents of the file ``name_FILE`` names (trailing newline dropped)."""
-    if env.get(name):
-        return env[name]
-    path = env.get(f"{name}_FILE")
-    if path:
-        return Path(path).read_text().rstrip("\r\n")
-    return None
+def variables() -> dict[str, str]:
+    """Every ``ORDERFLOW_*`` variable and its meaning, in declaration order (for docs and their test)."""
+    return {f"{PREFIX}{name.upper()}": field.description or "" for name, field in Environment.model_fields.items()}
+
+
+def describe(error: ValidationError) -> str:
+    """A validation error as one line: the variable, its value (never a secret's) and what is wrong."""
+    problems = []
+    for problem in error.errors(include_url=False):
+        name = str(problem["loc"][0]) if problem["loc"] else ""
+        variable = f"{PREFIX}{name.upper()}"
+        shown = "" if name in SECRETS or "input" not in problem else f"={str(problem['input'])[:80]!r}"
+        message = problem["msg"].removeprefix("Value error, ")
+        problems.append(f"{variable}{shown}: {message}")
+    return "; ".join(problems).replace("\n", " ")
 
 
 def redact_url(url: str) -> str:

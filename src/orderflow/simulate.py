@@ -21,11 +21,11 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
-from kafka import KafkaProducer
 
 from orderflow.aggregates.lines import line_amount
 from orderflow.aggregates.values import money
 from orderflow.consumers.handlers import ERP, SETUP_KEY, STOREFRONT, TOPIC_OF, placing_customer, topic_for
+from orderflow.kafka import make_producer
 from orderflow.settings import Settings
 from orderflow.wire import JSON, MSGPACK, Envelope
 
@@ -125,7 +125,7 @@ def traffic(count: int, seed: int) -> list[tuple[str, Envelope]]:
 def publish_orders(settings: Settings, count: int, seed: int, rate: float = 0) -> int:
     """Publish the :func:`traffic` of ``count`` orders to the storefront and ERP topics; return how many messages were sent."""
     messages = traffic(count, seed)
-    producer = KafkaProducer(**settings.kafka_config(), acks="all", linger_ms=5)
+    producer = make_producer(settings)
     try:
         for _, envelope in messages:
             producer.send(topic_for(envelope.message_type, settings.topics), key=envelope.key.encode(),

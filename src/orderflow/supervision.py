@@ -185,7 +185,7 @@ class Health:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _ready: bool | None = None
 
-    OK_STATES = frozenset({"running", "standby"})
+    OK_STATES = frozenset({"running", "standby", "caught up"})
 
     def beat(self) -> None:
         self.last_beat = self.clock()

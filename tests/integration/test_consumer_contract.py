@@ -8,7 +8,9 @@ import pytest
 from kafka import KafkaAdminClient
 
 from orderflow.aggregates.inbox import ParkingLot
+from orderflow.bootstrap import bootstrap
 from orderflow.consumers.inbound import NotCoPartitioned
+from orderflow.kafka import ensure_topics
 from orderflow.consumers.pipeline import partition_for
 from tests.integration.engine import consume_until, isolated_settings, publish, read_topic, start_engine
 from tests.messages import KEY, envelope
@@ -175,12 +177,16 @@ def test_inbound_topics_with_different_partition_counts_are_refused_saying_what_
     settings = isolated_settings(database_url, kafka_broker.bootstrap_servers)
     admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
     try:
-        admin.create_topics({settings.topics.erp: {"num_partitions": 3, "replication_factor": 1}}, wait_for_metadata=True)
+        admin.create_topics({settings.topics.storefront: {"num_partitions": 4, "replication_factor": 1},
+                             settings.topics.erp: {"num_partitions": 3, "replication_factor": 1}}, wait_for_metadata=True)
     finally:
         admin.close()
-    engine = start_engine(settings)
+    differs = f"{settings.topics.storefront} has 4, {settings.topics.erp} has 3"
+    with pytest.raises(NotCoPartitioned, match=differs):
+        ensure_topics(settings)  # at start, as `orderflow run` checks the topics
+    engine = bootstrap(settings)
     try:
-        with pytest.raises(NotCoPartitioned, match=f"{settings.topics.storefront} has 4, {settings.topics.erp} has 3"):
-            engine.inbound_consumer()
+        with pytest.raises(NotCoPartitioned, match=differs):
+            engine.inbound_consumer()  # and the consumer again, before it joins the group
     finally:
         engine.close()

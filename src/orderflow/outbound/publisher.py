@@ -21,6 +21,7 @@ from kafka import KafkaProducer
 from orderflow.aggregates.web_order import WebOrder
 from orderflow.application import Orders
 from orderflow.db import Cursor, Database, StreamLock
+from orderflow.kafka import make_producer
 from orderflow.outbound.messages import DEFAULT_ORDER_URL_TEMPLATE, notification_messages, storefront_sync_messages
 from orderflow.projections.base import View
 from orderflow.projections.runner import ProjectionRunner
@@ -34,9 +35,7 @@ SEND_TIMEOUT = 30.0
 
 def outbound_producer(bootstrap_servers: str, **config: Any) -> KafkaProducer:
     """A producer fit for the outbound topics: every message acknowledged by all replicas, idempotent."""
-    return KafkaProducer(
-        bootstrap_servers=bootstrap_servers, acks="all", enable_idempotence=True, linger_ms=5, **config
-    )
+    return make_producer(bootstrap_servers=bootstrap_servers, **config)
 
 
 def close_producer(producer: KafkaProducer, timeout: float) -> None:
