@@ -23,15 +23,15 @@ from pathlib import Path
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
-from orderflow.application import Orders
+from orderflow.application.orders import Orders
 from orderflow.bootstrap import ensure_topics
 from orderflow.db import Database
 from orderflow.devservices import KafkaBroker, PostgresServer
 from orderflow.projections.catalog import all_views
 from orderflow.projections.runner import ProjectionRunner
 from orderflow.settings import Settings, Topics
-from orderflow.simulate import PRODUCERS
-from orderflow.wire import Envelope
+from orderflow.traffic.simulate import PRODUCERS
+from orderflow.contract.envelope import Envelope
 
 
 class BenchError(RuntimeError):

@@ -26,7 +26,7 @@ import structlog  # noqa: E402
 
 from bench.harness import Services, run_engines  # noqa: E402
 from orderflow.devservices import KafkaBroker, PostgresServer  # noqa: E402
-from orderflow.simulate import publish_orders  # noqa: E402
+from orderflow.traffic.simulate import publish_orders  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

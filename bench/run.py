@@ -38,7 +38,7 @@ from bench.latency import measure_latency  # noqa: E402
 from bench.report import Row, as_json, machine, render  # noqa: E402
 from orderflow.devservices import KafkaBroker, PostgresServer  # noqa: E402
 from orderflow.settings import Settings  # noqa: E402
-from orderflow.simulate import publish_orders  # noqa: E402
+from orderflow.traffic.simulate import publish_orders  # noqa: E402
 
 
 @dataclass(frozen=True)

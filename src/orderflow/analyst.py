@@ -29,14 +29,14 @@ import pyarrow.parquet
 from orderflow.aggregates.errors import UnknownOrder, WebOrderError
 from orderflow.aggregates.event_log import event_log_entry
 from orderflow.aggregates.web_order import WebOrder
-from orderflow.application import Orders
+from orderflow.application.orders import Orders
 from orderflow.bootstrap import Engine, bootstrap
 from orderflow.db import Database
 from orderflow.projections.catalog import all_views
 from orderflow.projections.rebuild import rebuild
 from orderflow.projections.runner import ProjectionRunner
 from orderflow.settings import Settings
-from orderflow.wire import format_time, parse_time
+from orderflow.contract.envelope import format_time, parse_time
 
 # -- an order as it stood ------------------------------------------------------------------------
 

@@ -10,10 +10,10 @@ from datetime import timedelta
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.errors import TopicAlreadyExistsError
 
-from orderflow.application import Orders
+from orderflow.application.orders import Orders
 from orderflow.consumers.dead_letters import DeadLetterTopic
 from orderflow.consumers.inbound import InboundConsumer
-from orderflow.contract import Contract
+from orderflow.contract.schemas import Contract
 from orderflow.db import Database, schema_lock
 from orderflow.outbound import OutboundPublisher, outbound_producer
 from orderflow.outbound.publisher import close_producer

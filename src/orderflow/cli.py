@@ -22,7 +22,7 @@ from orderflow.consumers.inbound import InboundConsumer, NotCoPartitioned
 from orderflow.db import Database
 from orderflow.analyst import format_table
 from orderflow.analyst import register as register_analyst
-from orderflow.publish import register as register_publish
+from orderflow.traffic.publish import register as register_publish
 from orderflow.outbound import OutboundPublisher
 from orderflow.settings import Settings, redact_secrets, redact_url
 from orderflow.supervision import TRANSIENT, Backoff, ErrorPolicy, GiveUp, Stopped, Streak, Supervisor, Worker
@@ -88,7 +88,7 @@ def cmd_forget(settings: Settings, args: argparse.Namespace) -> int:
     """Forget a customer (docs/security.md); then `orderflow projections rebuild` rewrites the read models."""
     from datetime import datetime, timezone
 
-    from orderflow.shredding import UnknownCustomer
+    from orderflow.application.shredding import UnknownCustomer
 
     engine = bootstrap(settings)
     try:
@@ -220,7 +220,7 @@ def _show(settings: Settings, view_name: str, read: Callable[[Any, Database], li
 
 
 def cmd_simulate(settings: Settings, args: argparse.Namespace) -> int:
-    from orderflow.simulate import publish_orders
+    from orderflow.traffic.simulate import publish_orders
 
     ensure_topics(settings)
     sent = publish_orders(settings, count=args.count, seed=args.seed, rate=args.rate)

@@ -218,13 +218,13 @@ def eventsourcing_env(database_url: str) -> dict[str, str]:
             path = "file::memory:?mode=memory&cache=shared"
         return {
             **common, "PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": path,
-            "PROCESS_RECORDER_TOPIC": "orderflow.positions:SQLitePositionsRecorder",
+            "PROCESS_RECORDER_TOPIC": "orderflow.application.positions:SQLitePositionsRecorder",
         }
     if url.scheme in ("postgresql", "postgres"):
         return {
             **common,
             "PERSISTENCE_MODULE": "eventsourcing.postgres",
-            "PROCESS_RECORDER_TOPIC": "orderflow.positions:PostgresPositionsRecorder",
+            "PROCESS_RECORDER_TOPIC": "orderflow.application.positions:PostgresPositionsRecorder",
             "POSTGRES_DBNAME": unquote(url.path.lstrip("/")) or "postgres",
             "POSTGRES_HOST": url.hostname or "localhost",
             "POSTGRES_PORT": str(url.port or 5432),

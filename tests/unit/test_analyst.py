@@ -12,10 +12,10 @@ import pytest
 from structlog.testing import capture_logs
 
 from orderflow.analyst import progress_bar, register
-from orderflow.application import Orders
+from orderflow.application.orders import Orders
 from orderflow.projections.catalog import all_views
 from orderflow.settings import Settings
-from orderflow.wire import format_time
+from orderflow.contract.envelope import format_time
 from tests.strategies import at
 from tests.unit.test_read_models import realistic_history
 

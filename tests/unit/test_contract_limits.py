@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from orderflow.contract import MAX_REASON, Contract, ContractViolation
+from orderflow.contract.schemas import MAX_REASON, Contract, ContractViolation
 from orderflow.settings import Settings
-from orderflow.simulate import traffic
-from orderflow.wire import decode
+from orderflow.traffic.simulate import traffic
+from orderflow.contract.envelope import decode
 from tests.messages import EXAMPLES
 
 CONTRACT = Contract(Settings().schema_dir)

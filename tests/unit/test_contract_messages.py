@@ -12,11 +12,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from orderflow.aggregates.values import ApprovalState, ConfirmationState, PrebookStatus, SalesDocumentType, WorkflowStatus
-from orderflow.application import Orders
+from orderflow.application.orders import Orders
 from orderflow.consumers.handlers import HANDLERS, TOPIC_OF, CannotApply, apply
-from orderflow.contract import Contract, ContractViolation
+from orderflow.contract.schemas import Contract, ContractViolation
 from orderflow.settings import Settings
-from orderflow.wire import JSON, MSGPACK, decode
+from orderflow.contract.envelope import JSON, MSGPACK, decode
 from tests.messages import BEFORE, EXAMPLES, KEY, apply_before, envelope
 
 CONTRACT = Contract(Settings().schema_dir)

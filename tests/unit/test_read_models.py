@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from orderflow.aggregates.errors import WebOrderError
 from orderflow.aggregates.web_order import WebOrder
 from orderflow.analyst import describe, order_as_of, table_rows
-from orderflow.application import Orders
+from orderflow.application.orders import Orders
 from orderflow.consumers.dead_letters import Rejection, Source
 from orderflow.db import Database
 from orderflow.projections.catalog import all_views

@@ -11,7 +11,7 @@ the keyword; this module reads it, so that the rest of the engine can ask:
 - :attr:`PersonalFields.names`: the property names that are personal in some
   message (the log filter masks any logged key of these names; the event store
   encrypts these fields of an order's events with the customer's key,
-  :mod:`orderflow.shredding`).
+  :mod:`orderflow.application.shredding`).
 
 :func:`redact_text` masks anything that looks like an e-mail address in a text:
 order keys and message ids are e-mail addresses when a producer misbehaves.

@@ -26,9 +26,9 @@ from typing import Any
 from kafka import KafkaProducer
 
 from orderflow.consumers.handlers import topic_for
-from orderflow.contract import Contract
+from orderflow.contract.schemas import Contract
 from orderflow.settings import Settings, Topics
-from orderflow.wire import JSON, MSGPACK, Envelope, parse_time
+from orderflow.contract.envelope import JSON, MSGPACK, Envelope, parse_time
 
 PRODUCER = "orderflow-publish"
 FIELDS = {"key", "message_type", "payload", "message_id", "occurred_at", "schema_version", "content_type"}
