@@ -11,7 +11,8 @@ import pyarrow.parquet
 import pytest
 from structlog.testing import capture_logs
 
-from orderflow.analyst import progress_bar, register
+from orderflow.cli import analyst, projections
+from orderflow.cli.text import progress_bar
 from orderflow.application.orders import Orders
 from orderflow.projections.catalog import all_views
 from orderflow.settings import Settings
@@ -31,7 +32,9 @@ def settings(tmp_path):
 
 def run(settings: Settings, *argv: str) -> int:
     parser = argparse.ArgumentParser(prog="orderflow")
-    register(parser.add_subparsers(dest="command", required=True))
+    commands = parser.add_subparsers(dest="command", required=True)
+    for group in (analyst, projections):
+        group.register(commands)
     args = parser.parse_args(argv)
     with capture_logs():  # the CLI logs to stderr; keep stdout to the command's output
         return args.func(settings, args)

@@ -9,7 +9,8 @@ from datetime import datetime, timezone
 import pytest
 
 from orderflow.contract.schemas import Contract
-from orderflow.traffic.publish import BadMessages, read_messages, register
+from orderflow.cli.traffic import register
+from orderflow.traffic.publish import BadMessages, read_messages
 from orderflow.settings import Settings
 from orderflow.contract.envelope import JSON
 from tests.messages import EXAMPLES, KEY
