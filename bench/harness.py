@@ -26,7 +26,8 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from orderflow.application.orders import Orders
 from orderflow.bootstrap import ensure_topics
 from orderflow.db import Database
-from orderflow.devservices import KafkaBroker, PostgresServer
+from devservices.kafka_broker import KafkaBroker
+from devservices.postgres_server import PostgresServer
 from orderflow.projections.catalog import all_views
 from orderflow.projections.runner import ProjectionRunner
 from orderflow.settings import Settings, Topics

@@ -23,7 +23,8 @@ import pytest
 from orderflow.application.orders import Orders
 from orderflow.bootstrap import ensure_topics
 from orderflow.db import Database
-from orderflow.devservices import KafkaBroker, PostgresServer
+from devservices.kafka_broker import KafkaBroker
+from devservices.postgres_server import PostgresServer
 from orderflow.traffic.simulate import traffic
 from tests.integration.engine import isolated_settings, start_engine
 from tests.integration.processes import (

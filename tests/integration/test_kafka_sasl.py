@@ -9,7 +9,7 @@ from kafka import KafkaConsumer, KafkaProducer
 from kafka.errors import KafkaError
 
 from orderflow.bootstrap import ensure_topics
-from orderflow.devservices import KafkaBroker
+from devservices.kafka_broker import KafkaBroker
 from orderflow.settings import Settings
 
 PASSWORD = "alice-s3cret"
