@@ -11,7 +11,7 @@ SIZE   ?= full
 
 .PHONY: demo test unit integration bench services-up services-down clean
 
-$(BIN)/.installed: setup.cfg pyproject.toml
+$(BIN)/.installed: setup.cfg setup.py pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "orderflow needs Python 3.11+"'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip

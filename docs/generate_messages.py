@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+from importlib.resources import files
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -21,7 +22,7 @@ from orderflow.settings import Topics  # noqa: E402
 from tests.messages import EXAMPLES  # noqa: E402
 
 TARGET = ROOT / "docs" / "messages.md"
-SCHEMAS = ROOT / "schemas" / "inbound"
+SCHEMAS = files("orderflow.schemas") / "inbound"
 
 INTRO = """# Inbound messages: the wire contract
 

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from importlib.resources import files
 from pathlib import Path
 from urllib.parse import parse_qsl, unquote, urlsplit
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass(frozen=True)
@@ -89,7 +88,8 @@ class Settings:
     max_idle_ms: int = 30_000
     park_deadline_seconds: int = 3_600
     order_url_template: str = "https://shop.example/orders/{storefront_reference}"
-    schema_dir: Path = REPO_ROOT / "schemas"
+    schema_dir: Path = Path(str(files("orderflow.schemas")))
+    """The JSON Schemas: the package's own (``orderflow.schemas``) unless ``ORDERFLOW_SCHEMA_DIR`` names others."""
     log_format: str = "console"
     cipher_keys: tuple[str, ...] = field(default=(), repr=False)
     """Event encryption keys, newest first: encrypt with the first, decrypt with any (empty: no encryption)."""

@@ -6,6 +6,7 @@ import argparse
 import csv
 import json
 import re
+import sys
 
 import pyarrow.parquet
 import pytest
@@ -98,6 +99,14 @@ def test_export_as_parquet_gives_tables_pandas_can_read_with_every_row(settings,
     history = pyarrow.parquet.read_table(tmp_path / "out/status_history.parquet").to_pylist()
     assert sorted(o["storefront_reference"] for o in orders) == ["SF-1", "SF-2", "SF-3"]
     assert {h["status"] for h in history} >= {"Received", "Reservation", "Shipped"}
+
+
+def test_export_as_parquet_without_pyarrow_names_the_extra_to_install_and_writes_nothing(settings, tmp_path, capsys,
+                                                                                         monkeypatch):
+    monkeypatch.setitem(sys.modules, "pyarrow", None)  # import pyarrow raises ImportError
+    assert run(settings, "export", "--format", "parquet", "--out", str(tmp_path / "out")) == 2
+    assert "pip install 'orderflow[parquet]'" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
 
 
 def test_report_prints_lead_times_and_writes_an_html_page_with_charts(settings, tmp_path, capsys):
