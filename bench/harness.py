@@ -275,7 +275,7 @@ def run_engines(settings: Settings, logs: Path, label: str, processes: int = 1, 
 
 
 def topic(settings: Settings, kind: str) -> str:
-    """The inbound topic of a topic kind (``storefront`` or ``erp``, as :func:`orderflow.simulate.traffic` names them)."""
+    """The inbound topic of a topic kind (``storefront`` or ``erp``, as :func:`orderflow.traffic.simulate.traffic` names them)."""
     if kind not in PRODUCERS:
         raise BenchError(f"unknown topic kind {kind!r}")
     return settings.topics.storefront if kind == "storefront" else settings.topics.erp

@@ -163,7 +163,7 @@ def inbound_records(settings: Settings) -> set[tuple[str, int, int]]:
 
 
 def publish_traffic(settings: Settings, messages: list[tuple[str, Envelope]]) -> None:
-    """Publish :func:`orderflow.simulate.traffic` to the settings' topics, as ``publish_orders`` does; wait for acks."""
+    """Publish :func:`orderflow.traffic.simulate.traffic` to the settings' topics, as ``publish_orders`` does; wait for acks."""
     producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all", linger_ms=5)
     try:
         futures = []
