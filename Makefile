@@ -11,7 +11,7 @@ SIZE   ?= full
 
 .PHONY: demo test unit integration bench services-up services-down clean
 
-$(BIN)/.installed: setup.cfg pyproject.toml
+$(BIN)/.installed: setup.cfg setup.py pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "orderflow needs Python 3.11+"'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
@@ -24,8 +24,8 @@ demo: SHELL := /bin/bash
 demo: venv
 	rm -f $(DEMO_DB) $(DEMO_DB)-wal $(DEMO_DB)-shm var/demo-run.log
 	mkdir -p var
-	$(BIN)/python -m orderflow.devservices up --state $(STATE) --kafka-only
-	@set -e; trap '$(BIN)/python -m orderflow.devservices down --state $(STATE)' EXIT; \
+	$(BIN)/python -m devservices up --state $(STATE) --kafka-only
+	@set -e; trap '$(BIN)/python -m devservices down --state $(STATE)' EXIT; \
 	export ORDERFLOW_KAFKA_BOOTSTRAP=$$(sed -n 's/^ORDERFLOW_KAFKA_BOOTSTRAP=//p' $(STATE)/services.env); \
 	export ORDERFLOW_DATABASE_URL=sqlite:///$(DEMO_DB); \
 	$(BIN)/orderflow run --stop-when-idle 4 2> >(tee var/demo-run.log >&2) & run=$$!; \
@@ -49,10 +49,10 @@ bench: venv
 	$(BIN)/python bench/run.py --size $(SIZE)
 
 services-up: venv
-	$(BIN)/python -m orderflow.devservices up --state $(STATE)
+	$(BIN)/python -m devservices up --state $(STATE)
 
 services-down: venv
-	$(BIN)/python -m orderflow.devservices down --state $(STATE)
+	$(BIN)/python -m devservices down --state $(STATE)
 
 clean: services-down
 	rm -rf var build *.egg-info src/*.egg-info

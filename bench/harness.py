@@ -23,15 +23,16 @@ from pathlib import Path
 
 from kafka import KafkaConsumer, TopicPartition
 
-from orderflow.application import Orders
+from orderflow.application.orders import Orders
 from orderflow.kafka import ensure_topics, make_producer
 from orderflow.db import Database
-from orderflow.devservices import KafkaBroker, PostgresServer
+from devservices.kafka_broker import KafkaBroker
+from devservices.postgres_server import PostgresServer
 from orderflow.projections.catalog import all_views
 from orderflow.projections.runner import ProjectionRunner
 from orderflow.settings import Settings, Topics
-from orderflow.simulate import PRODUCERS
-from orderflow.wire import Envelope
+from orderflow.traffic.simulate import PRODUCERS
+from orderflow.contract.envelope import Envelope
 
 
 class BenchError(RuntimeError):
@@ -274,7 +275,7 @@ def run_engines(settings: Settings, logs: Path, label: str, processes: int = 1, 
 
 
 def topic(settings: Settings, kind: str) -> str:
-    """The inbound topic of a topic kind (``storefront`` or ``erp``, as :func:`orderflow.simulate.traffic` names them)."""
+    """The inbound topic of a topic kind (``storefront`` or ``erp``, as :func:`orderflow.traffic.simulate.traffic` names them)."""
     if kind not in PRODUCERS:
         raise BenchError(f"unknown topic kind {kind!r}")
     return settings.topics.storefront if kind == "storefront" else settings.topics.erp

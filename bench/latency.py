@@ -29,7 +29,7 @@ import psycopg
 from bench.harness import EngineProcess, Watcher, end_offsets, publish, topic, wait_for
 from orderflow.kafka import make_producer
 from orderflow.settings import Settings
-from orderflow.simulate import traffic
+from orderflow.traffic.simulate import traffic
 
 
 @dataclass

@@ -25,8 +25,9 @@ if __package__ in (None, ""):
 import structlog  # noqa: E402
 
 from bench.harness import Services, run_engines  # noqa: E402
-from orderflow.devservices import KafkaBroker, PostgresServer  # noqa: E402
-from orderflow.simulate import publish_orders  # noqa: E402
+from devservices.kafka_broker import KafkaBroker  # noqa: E402
+from devservices.postgres_server import PostgresServer  # noqa: E402
+from orderflow.traffic.simulate import publish_orders  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

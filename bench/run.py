@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/run.py [--size small|full] [--seed 11] [--out var/bench]
 
-Starts its own PostgreSQL and Kafka (``orderflow.devservices``), publishes the
+Starts its own PostgreSQL and Kafka (``devservices``), publishes the
 simulator's traffic (``orderflow simulate``'s, seed 11) and measures, in this
 order: the raw kafka-python read (baseline 1); a hand-written consumer, one row
 and one commit per message (baseline 2); ``orderflow run`` into the event store
@@ -36,9 +36,10 @@ from bench.harness import BenchError, RunTimes, Services, Watcher, publish, run_
 from bench.large_orders import large_orders  # noqa: E402
 from bench.latency import measure_latency  # noqa: E402
 from bench.report import Row, as_json, machine, render  # noqa: E402
-from orderflow.devservices import KafkaBroker, PostgresServer  # noqa: E402
+from devservices.kafka_broker import KafkaBroker  # noqa: E402
+from devservices.postgres_server import PostgresServer  # noqa: E402
 from orderflow.settings import Settings  # noqa: E402
-from orderflow.simulate import publish_orders  # noqa: E402
+from orderflow.traffic.simulate import publish_orders  # noqa: E402
 
 
 @dataclass(frozen=True)

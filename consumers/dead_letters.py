@@ -1,7 +1,7 @@
 """Where a message orderflow cannot apply goes: the dead-letter topic and the error journal.
 
 Both are bounded, whatever the record: a reason is at most
-:data:`~orderflow.contract.MAX_REASON` characters and never quotes a value; a
+:data:`~orderflow.contract.schemas.MAX_REASON` characters and never quotes a value; a
 dead-letter record larger than the topic's limit (``max_record_bytes``, below
 Kafka's default 1 MiB) is published truncated, with ``dlq_truncated=true`` and
 ``dlq_original_size``; the error journal keeps at most
@@ -20,8 +20,8 @@ from kafka import KafkaProducer
 from kafka.errors import MessageSizeTooLargeError
 
 from orderflow.aggregates.inbox import RejectedMessage
-from orderflow.contract import MAX_REASON
-from orderflow.wire import format_time
+from orderflow.contract.schemas import MAX_REASON
+from orderflow.contract.envelope import format_time
 
 MAX_RECORD_BYTES = 1_000_000
 """Default limit of a dead-letter record (key, value, header names and values): under Kafka's default
@@ -39,7 +39,7 @@ SAFE_NAME = re.compile(r"[a-z][a-z0-9_]{0,39}", re.ASCII)
 
 
 def bounded_reason(reason: str) -> str:
-    """``reason`` cut to :data:`~orderflow.contract.MAX_REASON` characters, NUL characters replaced."""
+    """``reason`` cut to :data:`~orderflow.contract.schemas.MAX_REASON` characters, NUL characters replaced."""
     reason = reason.replace("\x00", "\ufffd")
     return reason if len(reason) <= MAX_REASON else reason[: MAX_REASON - 1] + "…"
 

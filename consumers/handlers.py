@@ -20,9 +20,9 @@ from typing import Any
 
 from orderflow.aggregates.errors import WebOrderError
 from orderflow.aggregates.values import Actor
-from orderflow.application import Orders
+from orderflow.application.orders import Orders
 from orderflow.settings import Topics
-from orderflow.wire import Envelope
+from orderflow.contract.envelope import Envelope
 
 STOREFRONT = "storefront"
 ERP = "erp"

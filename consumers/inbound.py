@@ -24,11 +24,11 @@ from kafka import KafkaConsumer, OffsetAndMetadata, TopicPartition
 from kafka.errors import KafkaError
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
 
-from orderflow.application import Orders
+from orderflow.application.orders import Orders
 from orderflow.consumers.dead_letters import DeadLetterTopic
 from orderflow.consumers.pipeline import Pipeline, position_name
 from orderflow import metrics
-from orderflow.contract import Contract
+from orderflow.contract.schemas import Contract
 from orderflow.kafka import NotCoPartitioned, co_partitioned
 from orderflow.settings import Topics
 

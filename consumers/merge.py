@@ -34,7 +34,7 @@ from typing import Any
 
 import structlog
 
-from orderflow.wire import BadEnvelope, Envelope
+from orderflow.contract.envelope import BadEnvelope, Envelope
 
 log = structlog.get_logger("orderflow.merge")
 

@@ -22,9 +22,9 @@ import structlog
 from eventsourcing.application import AggregateNotFoundError
 
 from orderflow.aggregates.inbox import ParkingLot
-from orderflow.application import Orders
+from orderflow.application.orders import Orders
 from orderflow.consumers.dead_letters import Source
-from orderflow.wire import Envelope, format_time
+from orderflow.contract.envelope import Envelope, format_time
 
 log = structlog.get_logger("orderflow.parking")
 

@@ -28,16 +28,16 @@ from kafka.partitioner.default import murmur2
 from orderflow.aggregates.errors import UnknownOrder
 from orderflow.aggregates.inbox import Receipt
 from orderflow.aggregates.web_order import WebOrder
-from orderflow.application import Orders
+from orderflow.application.orders import Orders
 from orderflow.consumers.dead_letters import Rejection, Source, bounded_reason, unexpected_reason
 from orderflow.consumers.handlers import ERP, NOT_ABOUT_AN_ORDER, STOREFRONT, TOPIC_OF, CannotApply, apply, check_key, topic_for
 from orderflow.consumers.merge import EventTimeMerge, Incoming, Partition
 from orderflow.consumers.parking import Parking
-from orderflow.contract import Contract, ContractViolation
-from orderflow.positions import Positions
-from orderflow.personal import redact_text
+from orderflow.contract.schemas import Contract, ContractViolation
+from orderflow.application.positions import Positions
+from orderflow.contract.personal import redact_text
 from orderflow.settings import Topics
-from orderflow.wire import BadEnvelope, Envelope, decode
+from orderflow.contract.envelope import BadEnvelope, Envelope, decode
 
 log = structlog.get_logger("orderflow.consumer")
 PLACEMENT = "order_placed"

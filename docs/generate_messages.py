@@ -8,20 +8,21 @@ from __future__ import annotations
 
 import json
 import sys
+from importlib.resources import files
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from orderflow import wire  # noqa: E402
+from orderflow.contract import envelope  # noqa: E402
 from orderflow.consumers import dead_letters  # noqa: E402
 from orderflow.consumers.handlers import ERP, SETUP_KEY, STOREFRONT, TOPIC_OF  # noqa: E402
-from orderflow.contract import MAX_REASON  # noqa: E402
+from orderflow.contract.schemas import MAX_REASON  # noqa: E402
 from orderflow.settings import Topics  # noqa: E402
 from tests.messages import EXAMPLES  # noqa: E402
 
 TARGET = ROOT / "docs" / "messages.md"
-SCHEMAS = ROOT / "schemas" / "inbound"
+SCHEMAS = files("orderflow.schemas") / "inbound"
 
 INTRO = """# Inbound messages: the wire contract
 
@@ -313,9 +314,9 @@ def _limits_section() -> str:
         shown = "all" if types == set(EXAMPLES) else ", ".join(f"`{t}`" for t in sorted(types))
         rows.append(f"| `{field}` | {rule} | {shown} |")
     return LIMITS.format(
-        key=wire.MAX_KEY_BYTES, header=f"{wire.MAX_HEADER_BYTES:,}", headers=wire.MAX_HEADERS,
-        message_id=wire.MAX_MESSAGE_ID, time_range=wire.TIME_RANGE, value=f"{wire.MAX_VALUE_BYTES:,}",
-        depth=wire.MAX_DEPTH, reason=f"{MAX_REASON:,}", dlq=f"{dead_letters.MAX_RECORD_BYTES:,}",
+        key=envelope.MAX_KEY_BYTES, header=f"{envelope.MAX_HEADER_BYTES:,}", headers=envelope.MAX_HEADERS,
+        message_id=envelope.MAX_MESSAGE_ID, time_range=envelope.TIME_RANGE, value=f"{envelope.MAX_VALUE_BYTES:,}",
+        depth=envelope.MAX_DEPTH, reason=f"{MAX_REASON:,}", dlq=f"{dead_letters.MAX_RECORD_BYTES:,}",
         kept_key=dead_letters.KEPT_KEY_BYTES, kept_headers=dead_letters.KEPT_HEADERS,
         kept_header=f"{dead_letters.KEPT_HEADER_BYTES:,}", dlq_min=f"{dead_letters.MIN_RECORD_BYTES:,}",
         journal=f"{dead_letters.MAX_JOURNAL_VALUE_BYTES:,}",
@@ -327,7 +328,7 @@ def render() -> str:
     topics = Topics()
     by_topic = {kind: [t for t in EXAMPLES if TOPIC_OF[t] == kind] for kind in (STOREFRONT, ERP)}
     parts = [INTRO.format(
-        storefront=topics.storefront, erp=topics.erp, setup_key=SETUP_KEY, time_range=wire.TIME_RANGE,
+        storefront=topics.storefront, erp=topics.erp, setup_key=SETUP_KEY, time_range=envelope.TIME_RANGE,
         storefront_types=", ".join(f"`{t}`" for t in by_topic[STOREFRONT]),
         erp_types=", ".join(f"`{t}`" for t in by_topic[ERP]),
     )]

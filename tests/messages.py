@@ -13,9 +13,9 @@ import uuid
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from orderflow.application import Orders
+from orderflow.application.orders import Orders
 from orderflow.consumers.handlers import SETUP_KEY, apply
-from orderflow.wire import Envelope
+from orderflow.contract.envelope import Envelope
 
 KEY = "SF-2026-000123"
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=timezone.utc)

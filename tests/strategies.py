@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from orderflow.aggregates.lines import line_amount
 from orderflow.aggregates.values import Actor
-from orderflow.application import Orders
+from orderflow.application.orders import Orders
 
 T0 = datetime(2024, 3, 1, 9, 0, tzinfo=timezone.utc)
 
@@ -147,7 +147,7 @@ def bad_records(draw: st.DrawFn, examples: dict[str, dict[str, Any]]) -> tuple[b
 
     import msgpack
 
-    from orderflow.wire import Envelope
+    from orderflow.contract.envelope import Envelope
 
     message_type = draw(st.sampled_from(sorted(examples)))
     payload = dict(examples[message_type])

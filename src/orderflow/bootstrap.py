@@ -9,10 +9,10 @@ from datetime import timedelta
 
 from kafka import KafkaConsumer
 
-from orderflow.application import Orders
+from orderflow.application.orders import Orders
 from orderflow.consumers.dead_letters import DeadLetterTopic
 from orderflow.consumers.inbound import InboundConsumer
-from orderflow.contract import Contract
+from orderflow.contract.schemas import Contract
 from orderflow.db import Database, schema_lock
 from orderflow.health import HealthServer
 from orderflow.kafka import ensure_topics, make_producer

@@ -3,7 +3,7 @@
 Every line, ours and the libraries' (kafka-python logs through the standard
 library), passes :func:`mask_personal` before it is rendered: the value of a
 key that names a personal field (``email``, ``person_name``, ... as the
-schemas declare them, :mod:`orderflow.personal`) is replaced by ``<personal>``,
+schemas declare them, :mod:`orderflow.contract.personal`) is replaced by ``<personal>``,
 and so is anything shaped like an e-mail address in any value, the message
 and the traceback included.
 
@@ -23,7 +23,7 @@ from typing import Any
 
 import structlog
 
-from orderflow.personal import MASK, personal_fields, redact_text
+from orderflow.contract.personal import MASK, personal_fields, redact_text
 
 KEEP = frozenset({"timestamp", "level", "logger", "log_level"})
 

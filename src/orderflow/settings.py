@@ -9,14 +9,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from importlib.resources import files
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from pydantic import AfterValidator, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass(frozen=True)
@@ -94,7 +93,8 @@ class Settings:
     max_idle_ms: int = 30_000
     park_deadline_seconds: int = 3_600
     order_url_template: str = "https://shop.example/orders/{storefront_reference}"
-    schema_dir: Path = REPO_ROOT / "schemas"
+    schema_dir: Path = Path(str(files("orderflow.schemas")))
+    """The JSON Schemas: the package's own (``orderflow.schemas``) unless ``ORDERFLOW_SCHEMA_DIR`` names others."""
     log_format: str = "console"
     cipher_keys: tuple[str, ...] = field(default=(), repr=False)
     """Event encryption keys, newest first: encrypt with the first, decrypt with any (empty: no encryption)."""
@@ -393,13 +393,13 @@ def eventsourcing_env(database_url: str) -> dict[str, str]:
             path = "file::memory:?mode=memory&cache=shared"
         return {
             **common, "PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": path,
-            "PROCESS_RECORDER_TOPIC": "orderflow.positions:SQLitePositionsRecorder",
+            "PROCESS_RECORDER_TOPIC": "orderflow.application.positions:SQLitePositionsRecorder",
         }
     if url.scheme in ("postgresql", "postgres"):
         return {
             **common,
             "PERSISTENCE_MODULE": "eventsourcing.postgres",
-            "PROCESS_RECORDER_TOPIC": "orderflow.positions:PostgresPositionsRecorder",
+            "PROCESS_RECORDER_TOPIC": "orderflow.application.positions:PostgresPositionsRecorder",
             "POSTGRES_DBNAME": unquote(url.path.lstrip("/")) or "postgres",
             "POSTGRES_HOST": url.hostname or "localhost",
             "POSTGRES_PORT": str(url.port or 5432),

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from orderflow.devservices import KafkaBroker, PostgresServer
+from devservices.kafka_broker import KafkaBroker
+from devservices.postgres_server import PostgresServer
 
 HERE = Path(__file__).parent
 

@@ -13,7 +13,7 @@ from kafka import KafkaConsumer, KafkaProducer
 from orderflow.bootstrap import Engine, bootstrap
 from orderflow.consumers.inbound import InboundConsumer
 from orderflow.settings import Settings, Topics
-from orderflow.wire import Envelope
+from orderflow.contract.envelope import Envelope
 
 T0 = datetime(2026, 11, 2, 8, 0, tzinfo=timezone.utc)
 

@@ -17,7 +17,7 @@ from typing import Any
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from orderflow.aggregates.inbox import Receipt
-from orderflow.application import Orders
+from orderflow.application.orders import Orders
 from orderflow.consumers.handlers import topic_for
 from orderflow.consumers.inbound import position_name
 from orderflow.db import Database
@@ -27,7 +27,7 @@ from orderflow.projections.event_log import COLUMNS as EVENT_LOG_COLUMNS
 from orderflow.projections.runner import ProjectionRunner
 from orderflow.projections.web_orders import COLUMNS as WEB_ORDER_COLUMNS
 from orderflow.settings import Settings
-from orderflow.wire import Envelope
+from orderflow.contract.envelope import Envelope
 
 # Columns that depend on the order in which partitions happened to be read, not on what an order went through.
 ARRIVAL_COLUMNS = {"id", "web_order_no", "position"}
@@ -163,7 +163,7 @@ def inbound_records(settings: Settings) -> set[tuple[str, int, int]]:
 
 
 def publish_traffic(settings: Settings, messages: list[tuple[str, Envelope]]) -> None:
-    """Publish :func:`orderflow.simulate.traffic` to the settings' topics, as ``publish_orders`` does; wait for acks."""
+    """Publish :func:`orderflow.traffic.simulate.traffic` to the settings' topics, as ``publish_orders`` does; wait for acks."""
     producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all", linger_ms=5)
     try:
         futures = []

@@ -8,7 +8,7 @@ import uuid
 import psycopg
 from kafka import KafkaConsumer, KafkaProducer
 
-from orderflow.devservices import KafkaBroker
+from devservices.kafka_broker import KafkaBroker
 
 
 def test_postgres_sql_round_trip(database_url: str) -> None:

@@ -20,11 +20,12 @@ from collections import Counter
 
 import pytest
 
-from orderflow.application import Orders
-from orderflow.bootstrap import ensure_topics
+from orderflow.application.orders import Orders
+from orderflow.kafka import ensure_topics
 from orderflow.db import Database
-from orderflow.devservices import KafkaBroker, PostgresServer
-from orderflow.simulate import traffic
+from devservices.kafka_broker import KafkaBroker
+from devservices.postgres_server import PostgresServer
+from orderflow.traffic.simulate import traffic
 from tests.integration.engine import isolated_settings, start_engine
 from tests.integration.processes import (
     EngineProcess, Outcome, end_offsets, outcome, publish_traffic, run_until_consumed, wait_until, wait_until_recorded,

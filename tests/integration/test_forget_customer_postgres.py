@@ -15,11 +15,11 @@ import structlog
 from kafka import TopicPartition
 
 from orderflow.bootstrap import bootstrap
-from orderflow.ciphers import new_key
+from orderflow.application.ciphers import new_key
 from orderflow.cli import main
 from orderflow.consumers.pipeline import Pipeline
 from orderflow.settings import Settings
-from orderflow.shredding import FORGOTTEN
+from orderflow.application.shredding import FORGOTTEN
 from tests.messages import EXAMPLES, T0, envelope
 from tests.unit.test_pipeline import CONTRACT, PARTITIONS, TOPICS, as_records
 

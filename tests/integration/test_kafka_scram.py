@@ -11,8 +11,8 @@ import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.errors import KafkaError
 
-from orderflow.bootstrap import ensure_topics
-from orderflow.devservices import KafkaBroker
+from orderflow.kafka import ensure_topics
+from devservices.kafka_broker import KafkaBroker
 from orderflow.settings import Settings
 
 PASSWORD = "alice-scram-s3cret"

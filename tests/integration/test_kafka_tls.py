@@ -10,7 +10,7 @@ from kafka import KafkaAdminClient, KafkaProducer
 from kafka.errors import KafkaError
 
 from orderflow.bootstrap import bootstrap
-from orderflow.devservices import KafkaBroker
+from devservices.kafka_broker import KafkaBroker
 from orderflow.settings import Settings
 from tests.integration.engine import consume_until, placed
 

@@ -16,7 +16,7 @@ import uuid
 
 import pytest
 
-from orderflow.simulate import traffic
+from orderflow.traffic.simulate import traffic
 from tests.integration.engine import isolated_settings, start_engine
 from tests.integration.processes import (
     EngineProcess, end_offsets, outcome, publish_traffic, run_until_consumed, wait_until_recorded,

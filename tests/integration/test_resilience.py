@@ -27,10 +27,10 @@ from dataclasses import replace
 import pytest
 from kafka import KafkaProducer
 
-from orderflow.application import Orders
+from orderflow.application.orders import Orders
 from orderflow.consumers.inbound import position_name
-from orderflow.simulate import traffic
-from orderflow.wire import Envelope
+from orderflow.traffic.simulate import traffic
+from orderflow.contract.envelope import Envelope
 from tests.integration.engine import isolated_settings, start_engine
 from tests.integration.processes import (
     EngineProcess, Outcome, assert_read_models_equal_a_rebuild, end_offsets, inbound_records, outcome, publish_traffic,

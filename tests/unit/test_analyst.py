@@ -6,16 +6,18 @@ import argparse
 import csv
 import json
 import re
+import sys
 
 import pyarrow.parquet
 import pytest
 from structlog.testing import capture_logs
 
-from orderflow.analyst import progress_bar, register
-from orderflow.application import Orders
+from orderflow.cli import analyst, projections
+from orderflow.cli.text import progress_bar
+from orderflow.application.orders import Orders
 from orderflow.projections.catalog import all_views
 from orderflow.settings import Settings
-from orderflow.wire import format_time
+from orderflow.contract.envelope import format_time
 from tests.strategies import at
 from tests.unit.test_read_models import realistic_history
 
@@ -31,7 +33,9 @@ def settings(tmp_path):
 
 def run(settings: Settings, *argv: str) -> int:
     parser = argparse.ArgumentParser(prog="orderflow")
-    register(parser.add_subparsers(dest="command", required=True))
+    commands = parser.add_subparsers(dest="command", required=True)
+    for group in (analyst, projections):
+        group.register(commands)
     args = parser.parse_args(argv)
     with capture_logs():  # the CLI logs to stderr; keep stdout to the command's output
         return args.func(settings, args)
@@ -95,6 +99,14 @@ def test_export_as_parquet_gives_tables_pandas_can_read_with_every_row(settings,
     history = pyarrow.parquet.read_table(tmp_path / "out/status_history.parquet").to_pylist()
     assert sorted(o["storefront_reference"] for o in orders) == ["SF-1", "SF-2", "SF-3"]
     assert {h["status"] for h in history} >= {"Received", "Reservation", "Shipped"}
+
+
+def test_export_as_parquet_without_pyarrow_names_the_extra_to_install_and_writes_nothing(settings, tmp_path, capsys,
+                                                                                         monkeypatch):
+    monkeypatch.setitem(sys.modules, "pyarrow", None)  # import pyarrow raises ImportError
+    assert run(settings, "export", "--format", "parquet", "--out", str(tmp_path / "out")) == 2
+    assert "pip install 'orderflow[parquet]'" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
 
 
 def test_report_prints_lead_times_and_writes_an_html_page_with_charts(settings, tmp_path, capsys):

@@ -4,7 +4,7 @@ import copy
 
 import pytest
 
-from orderflow.contract import MAX_REASON, Contract, ContractViolation
+from orderflow.contract.schemas import MAX_REASON, Contract, ContractViolation
 from orderflow.settings import Settings
 from tests.messages import EXAMPLES
 

@@ -12,11 +12,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from orderflow.aggregates.values import ApprovalState, ConfirmationState, PrebookStatus, SalesDocumentType, WorkflowStatus
-from orderflow.application import Orders
+from orderflow.application.orders import Orders
 from orderflow.consumers.handlers import HANDLERS, TOPIC_OF, CannotApply, apply
-from orderflow.contract import Contract, ContractViolation
+from orderflow.contract.schemas import SCHEMAS, Contract, ContractViolation
 from orderflow.settings import Settings
-from orderflow.wire import JSON, MSGPACK, decode
+from orderflow.contract.envelope import JSON, MSGPACK, decode
 from tests.messages import BEFORE, EXAMPLES, KEY, apply_before, envelope
 
 CONTRACT = Contract(Settings().schema_dir)
@@ -34,7 +34,7 @@ def after(message_type: str):
 
 
 def test_every_inbound_schema_has_a_handler_a_topic_an_example_and_prerequisites():
-    schema_types = {path.name.split(".")[0] for path in (Settings().schema_dir / "inbound").glob("*.v1.json")}
+    schema_types = {f.name.split(".")[0] for f in (SCHEMAS / "inbound").iterdir() if f.name.endswith(".v1.json")}
     assert schema_types == set(HANDLERS) == set(TOPIC_OF) == set(EXAMPLES) == set(BEFORE)
 
 

@@ -19,7 +19,7 @@ from orderflow.consumers.dead_letters import (
     record_size,
     unexpected_reason,
 )
-from orderflow.contract import MAX_REASON
+from orderflow.contract.schemas import MAX_REASON
 
 AT = datetime(2026, 11, 2, 9, 0, tzinfo=timezone.utc)
 SECRET = "anna.lind@example.com"

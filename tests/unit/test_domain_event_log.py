@@ -12,7 +12,7 @@ from orderflow.aggregates.event_log_row import ROWS, event_log_entry
 from orderflow.aggregates.numbering import NumberBlock
 from orderflow.aggregates.values import Actor
 from orderflow.aggregates.web_order import WebOrder
-from orderflow.application import Orders
+from orderflow.application.orders import Orders
 from tests.strategies import CLERK, CUSTOMER, MANAGER, at, b2b_payload, fresh_orders, line
 
 FIELDS = {"user_type", "user_no", "entry_time", "event_type", "new_status", "comment", "person_name", "company"}

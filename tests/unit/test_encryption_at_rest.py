@@ -11,8 +11,8 @@ from uuid import UUID
 from eventsourcing.utils import Environment
 
 from orderflow.aggregates.web_order import WebOrder
-from orderflow.application import Orders
-from orderflow.ciphers import RotatingAESCipher, new_key
+from orderflow.application.orders import Orders
+from orderflow.application.ciphers import RotatingAESCipher, new_key
 from orderflow.settings import Settings
 from tests.messages import KEY, envelope
 from orderflow.consumers.handlers import apply

@@ -8,9 +8,9 @@ from datetime import timedelta
 import pytest
 
 from orderflow.aggregates.forgetting import Forgetting
-from orderflow.application import Orders
+from orderflow.application.orders import Orders
 from orderflow.consumers.handlers import apply
-from orderflow.shredding import FORGOTTEN, UnknownCustomer, customer_of
+from orderflow.application.shredding import FORGOTTEN, UnknownCustomer, customer_of
 from tests.messages import EXAMPLES, T0, envelope
 
 

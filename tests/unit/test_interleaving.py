@@ -13,13 +13,13 @@ from functools import cache
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from orderflow.application import Orders
+from orderflow.application.orders import Orders
 from orderflow.consumers.handlers import apply
 from orderflow.db import Database
 from orderflow.projections.catalog import all_views
 from orderflow.projections.runner import ProjectionRunner
-from orderflow.simulate import traffic
-from orderflow.wire import Envelope
+from orderflow.traffic.simulate import traffic
+from orderflow.contract.envelope import Envelope
 
 SETUP, *STORIES = [envelope for _, envelope in traffic(4, seed=5)]
 ARRIVAL_COLUMNS = {"position", "web_order_no"}

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 from orderflow.consumers.dead_letters import Source
 from orderflow.consumers.merge import EventTimeMerge, Incoming
-from orderflow.wire import Envelope
+from orderflow.contract.envelope import Envelope
 
 T0 = datetime(2026, 11, 2, 8, 0, tzinfo=timezone.utc)
 SF, ERP = ("storefront", 0), ("erp", 0)

@@ -1,11 +1,13 @@
 """docs/operations.md lists every setting and every metric the code defines."""
 
+from pathlib import Path
+
 from prometheus_client import REGISTRY
 
 from orderflow import metrics
-from orderflow.settings import REPO_ROOT, variables
+from orderflow.settings import variables
 
-DOC = (REPO_ROOT / "docs" / "operations.md").read_text()
+DOC = (Path(__file__).resolve().parents[2] / "docs" / "operations.md").read_text()
 
 
 def test_every_setting_is_in_the_operations_guide():

@@ -11,13 +11,13 @@ import pytest
 
 from orderflow.aggregates.event_log_row import event_log_entry
 from orderflow.aggregates.web_order import WebOrder
-from orderflow.application import Orders
-from orderflow.contract import Contract
+from orderflow.application.orders import Orders
+from orderflow.contract.schemas import Contract
 from orderflow.db import Database
 from orderflow.outbound import OutboundPublisher, notification_messages, storefront_sync_messages
 from orderflow.projections.follow import AggregateFollower
 from orderflow.settings import Settings, Topics
-from orderflow.wire import decode
+from orderflow.contract.envelope import decode
 from tests.strategies import CLERK, CUSTOMER, MANAGER, at, b2b_payload, fresh_orders, guest_payload, line
 
 SHIPMENT = [{"line_no": 1, "quantity": Decimal("2")}, {"line_no": 2, "quantity": Decimal("3")}]

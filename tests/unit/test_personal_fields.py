@@ -10,7 +10,7 @@ import pytest
 import structlog
 
 from orderflow import logs
-from orderflow.personal import MASK, personal_fields, redact_text
+from orderflow.contract.personal import MASK, personal_fields, redact_text
 
 
 def test_the_schemas_mark_names_e_mail_addresses_phones_addresses_registration_numbers_and_comments():

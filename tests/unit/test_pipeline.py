@@ -19,19 +19,19 @@ from hypothesis import strategies as st
 from kafka import TopicPartition
 
 from orderflow.aggregates.web_order import WebOrder
-from orderflow.application import Orders
+from orderflow.application.orders import Orders
 from orderflow.consumers.dead_letters import Rejection, Source
 from orderflow.consumers.handlers import TOPIC_OF, apply
 from orderflow.consumers.pipeline import Pipeline, partition_for, position_name
-from orderflow.contract import Contract
-from orderflow.settings import REPO_ROOT, Topics
-from orderflow.simulate import traffic
-from orderflow.wire import Envelope
+from orderflow.contract.schemas import Contract
+from orderflow.settings import Topics
+from orderflow.traffic.simulate import traffic
+from orderflow.contract.envelope import Envelope
 from tests.messages import KEY, envelope
 
 TOPICS = Topics()
 PARTITIONS = 2
-CONTRACT = Contract(REPO_ROOT / "schemas")
+CONTRACT = Contract()
 MESSAGES = [e for _, e in traffic(8, seed=11)]
 
 

@@ -6,12 +6,12 @@ import msgpack
 import pytest
 from kafka import TopicPartition
 
-from orderflow.application import Orders
+from orderflow.application.orders import Orders
 from orderflow.consumers import handlers
 from orderflow.consumers.dead_letters import Source
 from orderflow.consumers.handlers import SETUP_KEY
 from orderflow.consumers.pipeline import partition_for
-from orderflow.contract import MAX_REASON
+from orderflow.contract.schemas import MAX_REASON
 from tests.messages import EXAMPLES, KEY, envelope
 from tests.unit.test_pipeline import PARTITIONS, TOPICS, Harness, as_records
 

@@ -20,17 +20,17 @@ import structlog
 from kafka import TopicPartition
 
 from orderflow import logs
-from orderflow.application import Orders
+from orderflow.application.orders import Orders
 from orderflow.consumers.dead_letters import Source
 from orderflow.consumers.pipeline import Pipeline, partition_for
-from orderflow.contract import Contract
-from orderflow.settings import REPO_ROOT, Topics
-from orderflow.wire import JSON, Envelope
+from orderflow.contract.schemas import Contract
+from orderflow.settings import Topics
+from orderflow.contract.envelope import JSON, Envelope
 from tests.messages import EXAMPLES, T0, envelope
 
 TOPICS = Topics()
 PARTITIONS = 2
-CONTRACT = Contract(REPO_ROOT / "schemas")
+CONTRACT = Contract()
 
 EMAIL = "planted.anna@example.com"
 PHONE = "+46 70 999 11 22"

@@ -8,10 +8,11 @@ from datetime import datetime, timezone
 
 import pytest
 
-from orderflow.contract import Contract
-from orderflow.publish import BadMessages, read_messages, register
+from orderflow.contract.schemas import Contract
+from orderflow.cli.traffic import register
+from orderflow.traffic.publish import BadMessages, read_messages
 from orderflow.settings import Settings
-from orderflow.wire import JSON
+from orderflow.contract.envelope import JSON
 from tests.messages import EXAMPLES, KEY
 
 SETTINGS = Settings()
@@ -88,7 +89,7 @@ def test_the_cli_gets_a_publish_command_taking_a_file():
 
 
 def test_a_file_with_a_bad_line_publishes_nothing(tmp_path):
-    from orderflow.publish import publish_file
+    from orderflow.traffic.publish import publish_file
 
     unreachable = Settings(kafka_bootstrap="127.0.0.1:1")  # reaching Kafka would fail differently
     with pytest.raises(BadMessages, match="line 2"):

@@ -18,8 +18,9 @@ from hypothesis import strategies as st
 
 from orderflow.aggregates.errors import WebOrderError
 from orderflow.aggregates.web_order import WebOrder
-from orderflow.analyst import describe, order_as_of, table_rows
-from orderflow.application import Orders
+from orderflow.analyst.export import table_rows
+from orderflow.analyst.history import describe, order_as_of
+from orderflow.application.orders import Orders
 from orderflow.consumers.dead_letters import Rejection, Source
 from orderflow.db import Database
 from orderflow.projections.catalog import all_views

@@ -7,11 +7,11 @@ from collections import Counter, defaultdict
 import pytest
 
 from orderflow.aggregates.values import ConfirmationState, WorkflowStatus
-from orderflow.application import Orders
+from orderflow.application.orders import Orders
 from orderflow.consumers.handlers import TOPIC_OF, apply
-from orderflow.contract import Contract
+from orderflow.contract.schemas import Contract
 from orderflow.settings import Settings
-from orderflow.simulate import traffic
+from orderflow.traffic.simulate import traffic
 
 COUNT = 40
 

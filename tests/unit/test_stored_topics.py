@@ -24,7 +24,7 @@ import pytest
 from eventsourcing.persistence import Mapper, StoredEvent
 from eventsourcing.utils import get_topic, resolve_topic
 
-from orderflow.application import Orders
+from orderflow.application.orders import Orders
 from tests.strategies import CLERK, CUSTOMER, MANAGER, at, b2b_payload, fresh_orders, line
 
 RECORDED = Path(__file__).with_name("stored_events_before_split.json")

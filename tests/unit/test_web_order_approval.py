@@ -6,7 +6,7 @@ import pytest
 
 from orderflow.aggregates.errors import ApprovalNotPending, IllegalTransition, NotAuthorized, NotLinked, VersionNotCurrent
 from orderflow.aggregates.values import Approval, ApprovalState, SalesDocumentType
-from orderflow.application import Orders
+from orderflow.application.orders import Orders
 from tests.strategies import CLERK, CUSTOMER, MANAGER, SALES_AGENT, WAREHOUSE, at, b2b_payload, fresh_orders, line
 
 NEW_LINES = [line("1000", "2", "10.00"), line("2000", "3", "4.00")]

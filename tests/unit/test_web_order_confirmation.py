@@ -6,7 +6,7 @@ import pytest
 
 from orderflow.aggregates.errors import IllegalTransition, NotAuthorized
 from orderflow.aggregates.values import ConfirmationState
-from orderflow.application import Orders
+from orderflow.application.orders import Orders
 from tests.strategies import CLERK, CUSTOMER, MANAGER, WAREHOUSE, at, b2b_payload, fresh_orders
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from orderflow.aggregates.errors import InvalidCommand
 from orderflow.aggregates.values import AmountMismatch, AuthorizationResult
-from orderflow.application import Orders
+from orderflow.application.orders import Orders
 from tests.strategies import CLERK, CUSTOMER, MANAGER, at, b2b_payload, fresh_orders, guest_payload, line
 
 

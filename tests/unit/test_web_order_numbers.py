@@ -8,7 +8,7 @@ import pytest
 from eventsourcing.persistence import IntegrityError
 
 from orderflow.aggregates.numbering import BLOCK_SIZE, NumberBlock, WebOrderNumbers, format_number
-from orderflow.application import Orders
+from orderflow.application.orders import Orders
 from tests.strategies import CUSTOMER, at, b2b_payload
 
 

@@ -10,7 +10,7 @@ import pytest
 from orderflow.aggregates.errors import DuplicateOrder, InvalidCommand, UnknownOrder
 from orderflow.aggregates.values import ConfirmationState, CustomerType, WorkflowStatus
 from orderflow.aggregates.web_order import WebOrder
-from orderflow.application import Orders
+from orderflow.application.orders import Orders
 from tests.strategies import CUSTOMER, at, b2b_payload, fresh_orders, line
 
 

@@ -6,7 +6,7 @@ import pytest
 
 from orderflow.aggregates.errors import IllegalTransition, InvalidCommand, NotAuthorized, OrderWasRefused
 from orderflow.aggregates.values import PrebookStatus
-from orderflow.application import Orders
+from orderflow.application.orders import Orders
 from tests.strategies import CLERK, CUSTOMER, at, b2b_payload, fresh_orders, line
 
 

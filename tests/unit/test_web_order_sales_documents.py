@@ -19,7 +19,7 @@ from orderflow.aggregates.errors import (
     QuoteNotApproved,
 )
 from orderflow.aggregates.values import SalesDocument, SalesDocumentType, WorkflowStatus
-from orderflow.application import Orders
+from orderflow.application.orders import Orders
 from tests.strategies import CLERK, CUSTOMER, MANAGER, SALES_AGENT, WAREHOUSE, at, b2b_payload, fresh_orders
 
 

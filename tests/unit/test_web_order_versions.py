@@ -8,7 +8,7 @@ import pytest
 
 from orderflow.aggregates.errors import IllegalTransition, InvalidOrder, NotLinked, UnknownVersion
 from orderflow.aggregates.lines import VersionKind
-from orderflow.application import Orders
+from orderflow.application.orders import Orders
 from tests.strategies import CLERK, CUSTOMER, at, b2b_payload, fresh_orders, line
 
 

@@ -4,7 +4,7 @@ from decimal import Decimal
 
 import pytest
 
-from orderflow.application import Orders
+from orderflow.application.orders import Orders
 from orderflow.db import Database
 from orderflow.projections.runner import ProjectionRunner
 from orderflow.projections.web_orders import WebOrdersView

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from orderflow.wire import (
+from orderflow.contract.envelope import (
     JSON,
     MAX_DEPTH,
     MAX_HEADER_BYTES,

@@ -1,7 +1,7 @@
 """A customer's request to be forgotten, recorded: the forgetting itself is part of the log.
 
 The event names the customer only by the random subject id its key was
-stored under (:mod:`orderflow.shredding`), never by a name, number or e-mail
+stored under (:mod:`orderflow.application.shredding`), never by a name, number or e-mail
 address: after the key is deleted nothing links that id to a person.
 """
 

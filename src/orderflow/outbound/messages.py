@@ -30,7 +30,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from orderflow.aggregates.event_log_row import event_log_entry
 from orderflow.aggregates.lines import Version
 from orderflow.aggregates.web_order import WebOrder
-from orderflow.wire import Envelope, format_time
+from orderflow.contract.envelope import Envelope, format_time
 
 PRODUCER = "orderflow"
 WEB_ORDER_SYNCED = "web_order_synced"

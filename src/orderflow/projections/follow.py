@@ -16,7 +16,7 @@ from typing import Any
 from uuid import UUID
 
 from orderflow.aggregates.web_order import WebOrder
-from orderflow.application import Orders
+from orderflow.application.orders import Orders
 from orderflow.projections.base import View
 
 

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 
 import structlog
 
-from orderflow.application import Orders
+from orderflow.application.orders import Orders
 from orderflow.db import Cursor, Database
 from orderflow.projections.base import View
 from orderflow.projections.catalog import all_views

@@ -16,7 +16,7 @@ import structlog
 from eventsourcing.persistence import Notification
 from eventsourcing.utils import resolve_topic
 
-from orderflow.application import Orders
+from orderflow.application.orders import Orders
 from orderflow.db import Cursor, Database, StreamLock
 from orderflow.projections.base import View
 from orderflow.projections.follow import AggregateFollower

@@ -1,6 +1,6 @@
 """The application commands: get the aggregate, call one method, save.
 
-:class:`OrderCommands` is mixed into :class:`orderflow.application.Orders`,
+:class:`OrderCommands` is mixed into :class:`orderflow.application.orders.Orders`,
 which provides ``load``, ``save`` and ``next_web_order_no``. Every command
 names its order by the storefront's reference and takes the time ``at``
 (timezone-aware) and the acting :class:`~orderflow.aggregates.values.Actor`.

@@ -1,7 +1,7 @@
 """Forgetting a customer (crypto-shredding): each customer's personal fields under a key of their own.
 
 An order's events are stored with their personal fields (the property names
-the schemas mark ``x-personal``, :mod:`orderflow.personal`) replaced by
+the schemas mark ``x-personal``, :mod:`orderflow.contract.personal`) replaced by
 ``<encrypted>``; the values themselves travel in the same stored event, in one
 AES-GCM ciphertext under the key of the order's customer (the event state's
 ``__personal__``: the customer's subject id and the ciphertext). Reading the
@@ -41,7 +41,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from eventsourcing.persistence import Cipher, Mapper, StoredEvent
 from eventsourcing.utils import get_topic
 
-from orderflow.personal import personal_fields
+from orderflow.contract.personal import personal_fields
 
 ENCRYPTED = "<encrypted>"
 FORGOTTEN = "<forgotten>"

@@ -1,53 +1,29 @@
-"""Real, throwaway PostgreSQL and Kafka servers for the tests and the local demo.
+"""A throwaway Kafka broker (KRaft, one node) in a scratch directory, on free ports of 127.0.0.1.
 
-``PostgresServer`` and ``KafkaBroker`` start a private server on free ports of
-127.0.0.1 in a scratch directory and delete it again on ``stop()``. From the
-shell::
-
-    python -m orderflow.devservices up --state DIR    # writes DIR/services.env
-    python -m orderflow.devservices down --state DIR
-
-The Kafka jars come from Maven Central (``tools/kafka/pom.xml``) and are cached
-in ``$ORDERFLOW_CACHE_DIR`` (default ``~/.cache/orderflow``).
+The jars come from Maven Central (``tools/kafka/pom.xml``) and are cached in
+``$ORDERFLOW_CACHE_DIR`` (default ``~/.cache/orderflow``).
 """
 
 from __future__ import annotations
 
-import argparse
 import base64
-import contextlib
 import fcntl
 import os
-import pwd
 import shutil
-import signal
-import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Iterable
 from pathlib import Path
 
-import psycopg
 import structlog
 from kafka import KafkaAdminClient
 from kafka.errors import KafkaError
-from psycopg import sql
+
+from devservices import system
 
 log = structlog.get_logger()
 
 KAFKA_VERSION = "4.1.1"
-PG_USER = "nobody"  # initdb and pg_ctl refuse to run as root
-
-_PG_SETTINGS = """
-listen_addresses = '127.0.0.1'
-port = {port}
-unix_socket_directories = '{socket_dir}'
-max_connections = 200
-fsync = off
-synchronous_commit = off
-full_page_writes = off
-"""
 
 _KAFKA_PROPERTIES = """\
 process.roles=broker,controller
@@ -79,78 +55,6 @@ rootLogger.level = WARN
 rootLogger.appenderRefs = console
 rootLogger.appenderRef.console.ref = STDOUT
 """
-
-
-class PostgresServer:
-    """A private PostgreSQL server (trust auth, user ``postgres``) in a scratch directory."""
-
-    def __init__(self) -> None:
-        self.port: int | None = None
-        self.scratch_dir: Path | None = None
-
-    @property
-    def url(self) -> str:
-        """URL of the server's ``postgres`` database."""
-        return self.database_url("postgres")
-
-    @property
-    def pid(self) -> int:
-        """Process id of the postmaster."""
-        return int((self.scratch_dir / "data" / "postmaster.pid").read_text().split()[0])
-
-    def database_url(self, name: str) -> str:
-        """URL of database ``name`` on this server."""
-        return f"postgresql://postgres@127.0.0.1:{self.port}/{name}"
-
-    def start(self) -> PostgresServer:
-        """Initialise a fresh cluster and start the server; return ``self``."""
-        started = time.monotonic()
-        self.scratch_dir = Path(tempfile.mkdtemp(prefix="orderflow-pg-"))
-        self.port = _free_ports(1)[0]
-        try:
-            _give_to_pg_user(self.scratch_dir)
-            self._initdb()
-            _run(_pg_command("pg_ctl", "-D", self.scratch_dir / "data", "-l", self.scratch_dir / "postgres.log",
-                             "-w", "-t", "30", "start"), cwd=self.scratch_dir, start_new_session=True)
-        except Exception as exc:
-            tail = _tail(self.scratch_dir / "postgres.log")
-            self.stop()
-            raise RuntimeError(f"PostgreSQL failed to start: {exc}\n{tail}") from exc
-        log.info("postgres.started", url=self.url, seconds=round(time.monotonic() - started, 2))
-        return self
-
-    def _initdb(self) -> None:
-        data = self.scratch_dir / "data"
-        _run(_pg_command("initdb", "-D", data, "-U", "postgres", "-A", "trust", "-E", "UTF8",
-                         "--locale=C", "--no-sync"), cwd=self.scratch_dir)
-        with (data / "postgresql.conf").open("a") as conf:
-            conf.write(_PG_SETTINGS.format(port=self.port, socket_dir=self.scratch_dir))
-
-    def stop(self) -> None:
-        """Stop the server and delete its scratch directory."""
-        if self.scratch_dir is not None:
-            _stop_postgres(self.scratch_dir)
-            log.info("postgres.stopped", port=self.port)
-            self.scratch_dir = None
-
-    def restart(self, mode: str = "fast") -> None:
-        """Restart the server in place (``pg_ctl restart -m fast``): every session is cut, the data stays."""
-        data = self.scratch_dir / "data"
-        _run(_pg_command("pg_ctl", "-D", data, "-l", self.scratch_dir / "postgres.log", "-m", mode, "-w", "-t", "30",
-                         "restart"), cwd=self.scratch_dir, start_new_session=True)
-        log.info("postgres.restarted", port=self.port, mode=mode)
-
-    def create_database(self, name: str) -> str:
-        """Create database ``name`` and return its URL."""
-        with psycopg.connect(self.url, autocommit=True, connect_timeout=10) as conn:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        return self.database_url(name)
-
-    def __enter__(self) -> PostgresServer:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
 
 
 class KafkaBroker:
@@ -213,33 +117,33 @@ class KafkaBroker:
         started = time.monotonic()
         libs = kafka_libs()
         self.scratch_dir = Path(tempfile.mkdtemp(prefix="orderflow-kafka-"))
-        self.port, ctrl_port = _free_ports(2)
+        self.port, ctrl_port = system.free_ports(2)
         config = self.scratch_dir / "server.properties"
         properties = _KAFKA_PROPERTIES.format(port=self.port, ctrl_port=ctrl_port, log_dirs=self.scratch_dir / "logs")
         scram: list[str] = []
         try:
             if self.sasl_users:
-                [self.sasl_port] = _free_ports(1)
+                [self.sasl_port] = system.free_ports(1)
                 properties = _with_sasl_listener(properties, self.sasl_port, self.sasl_users, self.sasl_mechanisms)
                 scram = [arg for mechanism in self.sasl_mechanisms if mechanism in _SCRAM_MECHANISMS
                          for user, password in self.sasl_users.items()
                          for arg in ("--add-scram", f"{mechanism}=[name={user},password={password}]")]
             if self.tls:
-                [self.ssl_port] = _free_ports(1)
+                [self.ssl_port] = system.free_ports(1)
                 self.ca_file, keystore = _throwaway_certificates(self.scratch_dir / "tls")
                 properties = _with_ssl_listener(properties, "SSL", self.ssl_port, keystore, self.ca_file)
                 if self.sasl_users:
-                    [self.sasl_ssl_port] = _free_ports(1)
+                    [self.sasl_ssl_port] = system.free_ports(1)
                     properties = _with_ssl_listener(properties, "SASL_SSL", self.sasl_ssl_port, keystore, self.ca_file)
                     properties += "".join(f"{line}\n" for line in _sasl_logins("SASL_SSL", self.sasl_users,
                                                                                  self.sasl_mechanisms))
             config.write_text(properties)
             (self.scratch_dir / "log4j2.properties").write_text(_LOG4J2_PROPERTIES)
-            _run([*self._java(libs), "kafka.tools.StorageTool", "format", "--standalone",
+            system.run([*self._java(libs), "kafka.tools.StorageTool", "format", "--standalone",
                   "-t", _kafka_cluster_id(), "-c", config, *scram], secrets=self.sasl_users.values())
             self._launch(libs)
         except Exception as exc:
-            tail = _tail(self.scratch_dir / "broker.log")
+            tail = system.tail(self.scratch_dir / "broker.log")
             self.stop()
             raise RuntimeError(f"Kafka broker failed to start: {exc}\n{tail}") from exc
         log.info("kafka.started", bootstrap_servers=self.bootstrap_servers,
@@ -256,7 +160,7 @@ class KafkaBroker:
     def pause(self) -> None:
         """Stop the broker process (SIGTERM, a clean shutdown) but keep its data and ports: :meth:`resume` it."""
         if self._proc is not None:
-            _terminate_group(self._proc.pid, running=lambda: self._proc.poll() is None)
+            system.terminate_group(self._proc.pid, running=lambda: self._proc.poll() is None)
             log.info("kafka.paused", port=self.port)
 
     def resume(self) -> None:
@@ -279,15 +183,15 @@ class KafkaBroker:
         def ready() -> bool:
             if self._proc.poll() is not None:
                 raise RuntimeError(f"broker exited with code {self._proc.returncode}")
-            return _port_open(self.port) and _kafka_answers(self.bootstrap_servers)
+            return system.port_open(self.port) and _kafka_answers(self.bootstrap_servers)
 
-        if not _wait_until(ready, self.startup_timeout, interval=0.25):
+        if not system.wait_until(ready, self.startup_timeout, interval=0.25):
             raise TimeoutError(f"broker not ready after {self.startup_timeout:.0f} s")
 
     def stop(self) -> None:
         """Stop the broker (SIGTERM, then SIGKILL) and delete its scratch directory."""
         if self._proc is not None:
-            _terminate_group(self._proc.pid, running=lambda: self._proc.poll() is None)
+            system.terminate_group(self._proc.pid, running=lambda: self._proc.poll() is None)
             self._proc = None
         if self.scratch_dir is not None:
             shutil.rmtree(self.scratch_dir, ignore_errors=True)
@@ -372,14 +276,14 @@ def _throwaway_certificates(directory: Path) -> tuple[Path, Path]:
     directory.mkdir(mode=0o700)
     ca_key, ca, key, csr, cert = (directory / n for n in ("ca.key", "ca.pem", "broker.key", "broker.csr", "broker.pem"))
     openssl = shutil.which("openssl") or "openssl"
-    _run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", ca_key, "-out", ca, "-days", "2",
+    system.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", ca_key, "-out", ca, "-days", "2",
           "-subj", "/CN=orderflow throwaway test CA", "-addext", "basicConstraints=critical,CA:TRUE",
           "-addext", "keyUsage=critical,keyCertSign,cRLSign"])
-    _run([openssl, "req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr, "-subj", "/CN=127.0.0.1"])
+    system.run([openssl, "req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr, "-subj", "/CN=127.0.0.1"])
     extensions = directory / "broker.ext"
     extensions.write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n"
                           "basicConstraints=CA:FALSE\n")
-    _run([openssl, "x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial", "-out", cert,
+    system.run([openssl, "x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial", "-out", cert,
           "-days", "2", "-sha256", "-extfile", extensions])
     keystore = directory / "broker-keystore.pem"
     keystore.write_text(key.read_text() + cert.read_text() + ca.read_text())
@@ -397,7 +301,7 @@ def kafka_libs() -> Path:
         if not marker.exists():
             started = time.monotonic()
             shutil.rmtree(libs, ignore_errors=True)
-            _run(["mvn", "-B", "-q", "-f", _kafka_pom(), "dependency:copy-dependencies",
+            system.run(["mvn", "-B", "-q", "-f", _kafka_pom(), "dependency:copy-dependencies",
                   "-DincludeScope=runtime", f"-DoutputDirectory={libs}"])
             marker.write_text(f"kafka {KAFKA_VERSION}\n")
             log.info("kafka.jars_fetched", libs=str(libs), seconds=round(time.monotonic() - started, 2))
@@ -405,7 +309,7 @@ def kafka_libs() -> Path:
 
 
 def _kafka_pom() -> Path:
-    default = Path(__file__).resolve().parents[2] / "tools" / "kafka" / "pom.xml"
+    default = Path(__file__).resolve().parents[1] / "tools" / "kafka" / "pom.xml"
     return Path(os.environ.get("ORDERFLOW_KAFKA_POM") or default)
 
 
@@ -429,165 +333,3 @@ def _kafka_answers(bootstrap_servers: str) -> bool:
         return False
     finally:
         admin.close()
-
-
-def _pg_bindir() -> Path:
-    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin"),
-                      key=lambda p: tuple(int(n) for n in p.parent.name.split(".") if n.isdigit()), reverse=True)
-    if versions:
-        return versions[0]
-    initdb = shutil.which("initdb")
-    if initdb is None:
-        raise FileNotFoundError("no PostgreSQL server binaries in /usr/lib/postgresql/*/bin or on PATH")
-    return Path(initdb).parent
-
-
-def _pg_command(program: str, *args: object) -> list[str]:
-    """Command line running a PostgreSQL server program, as ``PG_USER`` when we are root."""
-    command = [str(_pg_bindir() / program), *map(str, args)]
-    return ["runuser", "-u", PG_USER, "--", *command] if os.geteuid() == 0 else command
-
-
-def _give_to_pg_user(path: Path) -> None:
-    if os.geteuid() == 0:
-        user = pwd.getpwnam(PG_USER)
-        os.chown(path, user.pw_uid, user.pw_gid)
-
-
-def _stop_postgres(scratch_dir: Path) -> None:
-    """Stop the server whose cluster lives in ``scratch_dir/data`` and delete ``scratch_dir``."""
-    data = scratch_dir / "data"
-    if (data / "postmaster.pid").exists():
-        result = subprocess.run(_pg_command("pg_ctl", "-D", data, "-m", "fast", "-w", "-t", "30", "stop"),
-                                capture_output=True, text=True, cwd=scratch_dir)
-        if result.returncode:
-            log.warning("postgres.stop_failed", data_dir=str(data), output=result.stdout + result.stderr)
-    shutil.rmtree(scratch_dir, ignore_errors=True)
-
-
-def _terminate_group(pid: int, running: Callable[[], bool], timeout: float = 30.0) -> None:
-    """SIGTERM the process group led by ``pid``; SIGKILL it if still ``running()`` after ``timeout`` s."""
-    for sig, grace in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pid, sig)
-        if _wait_until(lambda: not running(), grace):
-            return
-
-
-def _alive(pid: int) -> bool:
-    """Whether process ``pid`` exists and is not a zombie (our PID 1 may be slow to reap orphans)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
-
-
-def _wait_until(predicate: Callable[[], bool], timeout: float, interval: float = 0.1) -> bool:
-    """Poll ``predicate`` until it is true (return True) or ``timeout`` s pass (return False)."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(interval)
-    return True
-
-
-def _free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    with contextlib.ExitStack() as stack:
-        for sock in sockets:
-            stack.enter_context(sock)
-            sock.bind(("127.0.0.1", 0))
-        return [sock.getsockname()[1] for sock in sockets]
-
-
-def _port_open(port: int) -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
-    except OSError:
-        return False
-    return True
-
-
-def _run(command: list[object], secrets: Iterable[str] = (), **kwargs: object) -> None:
-    """Run ``command``; raise RuntimeError carrying its output (each of ``secrets`` as ``***``) if it fails."""
-    result = subprocess.run([str(arg) for arg in command], capture_output=True, text=True,
-                            stdin=subprocess.DEVNULL, **kwargs)
-    if result.returncode:
-        output = f"{result.stdout}{result.stderr}"
-        for secret in secrets:
-            if secret:
-                output = output.replace(secret, "***")
-        raise RuntimeError(f"{Path(str(command[0])).name} exited with {result.returncode}:\n{output}")
-
-
-def _tail(path: Path, lines: int = 40) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return ""
-
-
-# --- command line -----------------------------------------------------------------------------------------------
-
-def _read_env(path: Path) -> dict[str, str]:
-    return dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
-
-
-def up(state: Path, kafka_only: bool = False) -> None:
-    """Start the services detached (unless already running) and write ``state/services.env``."""
-    env_file = state / "services.env"
-    if env_file.exists():
-        env = _read_env(env_file)
-        if all(_alive(int(pid)) for key, pid in env.items() if key.endswith("_PID")):
-            print(env_file.read_text(), end="")
-            return
-        down(state)
-    state.mkdir(parents=True, exist_ok=True)
-    with contextlib.ExitStack() as stop_on_error:
-        env = {}
-        if not kafka_only:
-            postgres = stop_on_error.enter_context(PostgresServer())
-            env.update(ORDERFLOW_DATABASE_URL=postgres.create_database("orderflow"),
-                       ORDERFLOW_POSTGRES_PID=postgres.pid, ORDERFLOW_POSTGRES_DIR=postgres.scratch_dir)
-        kafka = stop_on_error.enter_context(KafkaBroker())
-        env.update(ORDERFLOW_KAFKA_BOOTSTRAP=kafka.bootstrap_servers,
-                   ORDERFLOW_KAFKA_PID=kafka.pid, ORDERFLOW_KAFKA_DIR=kafka.scratch_dir)
-        env_file.write_text("".join(f"{key}={value}\n" for key, value in env.items()))
-        stop_on_error.pop_all()  # success: leave the services running
-    print(env_file.read_text(), end="")
-
-
-def down(state: Path) -> None:
-    """Stop the services recorded in ``state/services.env`` and delete their directories."""
-    env_file = state / "services.env"
-    if not env_file.exists():
-        log.info("devservices.not_running", state=str(state))
-        return
-    env = _read_env(env_file)
-    if "ORDERFLOW_POSTGRES_DIR" in env:
-        _stop_postgres(Path(env["ORDERFLOW_POSTGRES_DIR"]))
-    kafka_pid = int(env["ORDERFLOW_KAFKA_PID"])
-    if _alive(kafka_pid):
-        _terminate_group(kafka_pid, running=lambda: _alive(kafka_pid))
-    shutil.rmtree(env["ORDERFLOW_KAFKA_DIR"], ignore_errors=True)
-    env_file.unlink()
-    log.info("devservices.stopped", state=str(state))
-
-
-def main(argv: list[str] | None = None) -> None:
-    """Entry point of ``python -m orderflow.devservices {up,down} --state DIR``."""
-    parser = argparse.ArgumentParser(prog="python -m orderflow.devservices", description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=["up", "down"])
-    parser.add_argument("--state", type=Path, required=True, help="directory holding services.env")
-    parser.add_argument("--kafka-only", action="store_true", help="up: start the Kafka broker but no PostgreSQL")
-    args = parser.parse_args(argv)
-    if args.command == "up":
-        up(args.state, kafka_only=args.kafka_only)
-    else:
-        down(args.state)
-
-
-if __name__ == "__main__":
-    main()

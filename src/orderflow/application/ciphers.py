@@ -22,7 +22,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from eventsourcing.cryptography import AESCipher
 
-CIPHER_TOPIC = "orderflow.ciphers:RotatingAESCipher"
+CIPHER_TOPIC = "orderflow.application.ciphers:RotatingAESCipher"
 OLD_KEYS = "CIPHER_OLD_KEYS"
 """The environment variable of the library's environment that lists the older keys (comma-separated)."""
 

@@ -1,7 +1,8 @@
 """The wire contract: one JSON Schema per message type and version, in ``schemas/``.
 
 A schema file is ``schemas/<direction>/<message_type>.v<version>.json``;
-its ``$id`` names the same type and version. Every inbound payload is
+its ``$id`` names the same type and version. The schemas are package data
+(``orderflow.schemas``), read with :func:`importlib.resources.files`. Every inbound payload is
 validated here, once, before any command sees it.
 
 Validation is compiled: each schema becomes a `jsonschema-rs
@@ -21,6 +22,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -36,30 +40,39 @@ MAX_RULE = 160
 MAX_REASON = 1000
 
 
+SCHEMAS: Traversable = files("orderflow.schemas")
+"""The schemas shipped in the package (``orderflow.schemas``: the top-level ``schemas/`` of the source tree)."""
+
+
+def schema_files(schema_dir: Traversable | str = SCHEMAS) -> Iterator[tuple[str, int, Traversable]]:
+    """Message type, version and file of every ``<direction>/<type>.v<version>.json`` in ``schema_dir``, by name."""
+    root = Path(schema_dir) if isinstance(schema_dir, str) else schema_dir
+    for folder in sorted((f for f in root.iterdir() if f.is_dir()), key=lambda f: f.name):
+        for file in sorted(folder.iterdir(), key=lambda f: f.name):
+            if match := FILE_NAME.match(file.name):
+                yield match["type"], int(match["version"]), file
+
+
 class ContractViolation(ValueError):
     """A payload that does not match its schema, or a type the contract does not know."""
 
 
 class Contract:
-    """All schemas of one ``schemas/`` directory, compiled, ready to validate payloads."""
+    """All schemas of one schema directory (the shipped ones by default), compiled, ready to validate payloads."""
 
-    def __init__(self, schema_dir: Path):
+    def __init__(self, schema_dir: Traversable | str = SCHEMAS):
         self._validators: dict[tuple[str, int], Any] = {}
         self._rules: dict[str, str] = {}
         """A pattern's rule in words (its ``x-rule``), by pattern."""
-        for path in sorted(Path(schema_dir).glob("*/*.json")):
-            match = FILE_NAME.match(path.name)
-            if not match:
-                continue
-            schema = json.loads(path.read_text())
+        for message_type, version, file in schema_files(schema_dir):
+            schema = json.loads(file.read_text())
             try:
                 jsonschema_rs.meta.validate(schema)
             except jsonschema_rs.ValidationError as error:
-                raise ValueError(f"{path} is not a valid JSON Schema: {error}") from None
-            key = (match["type"], int(match["version"]))
+                raise ValueError(f"{file} is not a valid JSON Schema: {error}") from None
             _collect_rules(schema, self._rules)
             # mask: should anything ever print the library's own message, it holds no value either.
-            self._validators[key] = jsonschema_rs.Draft202012Validator(
+            self._validators[(message_type, version)] = jsonschema_rs.Draft202012Validator(
                 schema, validate_formats=True, ignore_unknown_formats=False, mask="<value>"
             )
         if not self._validators:

@@ -11,7 +11,7 @@ the keyword; this module reads it, so that the rest of the engine can ask:
 - :attr:`PersonalFields.names`: the property names that are personal in some
   message (the log filter masks any logged key of these names; the event store
   encrypts these fields of an order's events with the customer's key,
-  :mod:`orderflow.shredding`).
+  :mod:`orderflow.application.shredding`).
 
 :func:`redact_text` masks anything that looks like an e-mail address in a text:
 order keys and message ids are e-mail addresses when a producer misbehaves.
@@ -22,16 +22,15 @@ from __future__ import annotations
 import json
 import re
 from functools import cache
-from pathlib import Path
+from importlib.resources.abc import Traversable
 from typing import Any
 
-from orderflow.settings import REPO_ROOT
+from orderflow.contract.schemas import SCHEMAS, schema_files
 
 KEYWORD = "x-personal"
 MASK = "<personal>"
 EMAIL = re.compile(r"[^\s@'\"<>(),;:\[\]{}]{1,64}@[^\s@'\"<>(),;:\[\]{}]{1,255}")
 """Anything shaped like ``local@domain``: masked wherever it appears in a logged value or a reason."""
-FILE_NAME = re.compile(r"^(?P<type>[a-z0-9_]+)\.v(?P<version>\d+)\.json$")
 
 
 def redact_text(text: str) -> str:
@@ -42,13 +41,11 @@ def redact_text(text: str) -> str:
 class PersonalFields:
     """The personal fields of every message type, read from the ``x-personal`` keyword of its schema."""
 
-    def __init__(self, schema_dir: Path):
+    def __init__(self, schema_dir: Traversable | str = SCHEMAS):
         self._paths: dict[str, set[str]] = {}
-        for path in sorted(Path(schema_dir).glob("*/*.json")):
-            match = FILE_NAME.match(path.name)
-            if match:
-                schema = json.loads(path.read_text())
-                self._paths.setdefault(match["type"], set()).update(_personal_paths(schema, schema, "", 0))
+        for message_type, _, file in schema_files(schema_dir):
+            schema = json.loads(file.read_text())
+            self._paths.setdefault(message_type, set()).update(_personal_paths(schema, schema, "", 0))
         self.names: frozenset[str] = frozenset(p.rsplit("/", 1)[-1] for paths in self._paths.values() for p in paths)
         """The property names personal in some message: ``email``, ``person_name``, ``comment``, ..."""
 
@@ -86,6 +83,6 @@ def _personal_paths(node: Any, root: dict[str, Any], where: str, depth: int) -> 
 
 
 @cache
-def personal_fields(schema_dir: Path = REPO_ROOT / "schemas") -> PersonalFields:
+def personal_fields(schema_dir: Traversable | str = SCHEMAS) -> PersonalFields:
     """The personal fields of the shipped schemas (read once per process)."""
     return PersonalFields(schema_dir)

@@ -1,6 +1,6 @@
 """The eventsourcing Application that records every order action.
 
-Commands (see :mod:`orderflow.commands`) are get, act, save. A Kafka consumer
+Commands (see :mod:`orderflow.application.commands`) are get, act, save. A Kafka consumer
 wraps many commands in one :meth:`Orders.batch`, so that their events and the
 consumer's position are recorded in one database transaction.
 """
@@ -23,12 +23,12 @@ from orderflow.aggregates.forgetting import Forgetting
 from orderflow.aggregates.inbox import ParkingLot
 from orderflow.aggregates.numbering import NumberBlock, NumberSeries, WebOrderNumbers
 from orderflow.aggregates.web_order import WebOrder
-from orderflow.ciphers import cipher_env
-from orderflow.commands import OrderCommands
-from orderflow.positions import POPOPositionsRecorder
+from orderflow.application.ciphers import cipher_env
+from orderflow.application.commands import OrderCommands
+from orderflow.application.positions import POPOPositionsRecorder
 from orderflow.settings import eventsourcing_env, libpq_ssl_env
-from orderflow.shredding import CustomerKeys, ShreddingMapper, UnknownCustomer, candidates
-from orderflow.transcodings import DateAsISO
+from orderflow.application.shredding import CustomerKeys, ShreddingMapper, UnknownCustomer, candidates
+from orderflow.application.transcodings import DateAsISO
 
 
 class Orders(OrderCommands, Application[UUID]):
@@ -66,7 +66,7 @@ class Orders(OrderCommands, Application[UUID]):
         return self.factory.__class__.__module__ == "eventsourcing.postgres"
 
     def construct_mapper(self) -> Mapper[UUID]:
-        """The library's mapper, with each customer's personal fields under the customer's key (:mod:`orderflow.shredding`)."""
+        """The library's mapper, with each customer's personal fields under the customer's key (:mod:`orderflow.application.shredding`)."""
         return self.factory.mapper(transcoder=self.construct_transcoder(), mapper_class=ShreddingMapper)
 
     def forget_customer(self, customer: str, requested_by: str, at: datetime) -> list[Forgetting]:

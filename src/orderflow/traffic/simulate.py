@@ -27,7 +27,7 @@ from orderflow.aggregates.values import money
 from orderflow.consumers.handlers import ERP, SETUP_KEY, STOREFRONT, TOPIC_OF, placing_customer, topic_for
 from orderflow.kafka import make_producer
 from orderflow.settings import Settings
-from orderflow.wire import JSON, MSGPACK, Envelope
+from orderflow.contract.envelope import JSON, MSGPACK, Envelope
 
 CATALOG = [
     ("ITEM-1000", "Bicycle frame 54 cm", "Aluminium, matte black", Decimal("389.00")),

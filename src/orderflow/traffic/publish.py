@@ -1,4 +1,4 @@
-"""``orderflow publish FILE``: publish hand-written inbound messages, all or none.
+"""Publish hand-written inbound messages (``orderflow publish FILE``), all or none.
 
 The file holds JSON lines, one message each::
 
@@ -15,7 +15,6 @@ storefront or the ERP topic, as its type says (:func:`orderflow.consumers.handle
 
 from __future__ import annotations
 
-import argparse
 import json
 import uuid
 from collections.abc import Callable
@@ -25,10 +24,10 @@ from typing import Any
 
 
 from orderflow.consumers.handlers import topic_for
-from orderflow.contract import Contract
+from orderflow.contract.schemas import Contract
 from orderflow.kafka import make_producer
 from orderflow.settings import Settings, Topics
-from orderflow.wire import JSON, MSGPACK, Envelope, parse_time
+from orderflow.contract.envelope import JSON, MSGPACK, Envelope, parse_time
 
 PRODUCER = "orderflow-publish"
 FIELDS = {"key", "message_type", "payload", "message_id", "occurred_at", "schema_version", "content_type"}
@@ -71,23 +70,6 @@ def publish_file(settings: Settings, path: Path | str) -> int:
     finally:
         producer.close()
     return len(messages)
-
-
-def register(subparsers: Any) -> None:
-    """Add ``orderflow publish FILE`` to the CLI's sub-commands (its ``func`` takes settings and args)."""
-    parser = subparsers.add_parser("publish", help="validate a JSON-lines file of inbound messages, then publish them all")
-    parser.add_argument("file", type=Path, metavar="FILE", help="one message per line: key, message_type, payload, ...")
-    parser.set_defaults(func=_command)
-
-
-def _command(settings: Settings, args: argparse.Namespace) -> int:
-    try:
-        sent = publish_file(settings, args.file)
-    except BadMessages as error:
-        print(error)
-        return 1
-    print(f"published {sent} message(s) from {args.file}")
-    return 0
 
 
 def _envelope(line: Any, contract: Contract, now: Callable[[], datetime]) -> Envelope:
