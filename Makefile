@@ -20,19 +20,27 @@ $(BIN)/.installed: setup.cfg setup.py pyproject.toml
 
 venv: $(BIN)/.installed
 
+# The demo's output is the orders and a summary; the engine's and the broker's logs go to files in var/.
 demo: SHELL := /bin/bash
 demo: venv
-	rm -f $(DEMO_DB) $(DEMO_DB)-wal $(DEMO_DB)-shm var/demo-run.log
-	mkdir -p var
-	$(BIN)/python -m devservices up --state $(STATE) --kafka-only
-	@set -e; trap '$(BIN)/python -m devservices down --state $(STATE)' EXIT; \
+	@rm -f $(DEMO_DB) $(DEMO_DB)-wal $(DEMO_DB)-shm var/demo-run.log var/demo-report.html
+	@mkdir -p var
+	@echo "Starting a local Kafka broker (log: var/demo-services.log) ..."
+	@$(BIN)/python -m devservices up --state $(STATE) --kafka-only > var/demo-services.log 2>&1 \
+		|| { tail -20 var/demo-services.log; exit 1; }
+	@set -e; trap '$(BIN)/python -m devservices down --state $(STATE) >> var/demo-services.log 2>&1' EXIT; \
 	export ORDERFLOW_KAFKA_BOOTSTRAP=$$(sed -n 's/^ORDERFLOW_KAFKA_BOOTSTRAP=//p' $(STATE)/services.env); \
 	export ORDERFLOW_DATABASE_URL=sqlite:///$(DEMO_DB); \
-	$(BIN)/orderflow run --stop-when-idle 4 2> >(tee var/demo-run.log >&2) & run=$$!; \
+	echo "Running the engine (log: var/demo-run.log) and publishing 12 simulated orders ..."; \
+	$(BIN)/orderflow run --stop-when-idle 4 2> var/demo-run.log & run=$$!; \
 	for i in $$(seq 120); do grep -q 'partition assigned' var/demo-run.log 2>/dev/null && break; sleep 0.5; done; \
-	$(BIN)/orderflow simulate --count 12 --seed 7 --rate 50; \
-	wait $$run; \
-	$(BIN)/orderflow orders
+	$(BIN)/orderflow simulate --count 12 --seed 7 --rate 50 2>> var/demo-run.log; \
+	wait $$run || { echo "the engine failed; the end of its log:"; tail -20 var/demo-run.log; exit 1; }; \
+	echo; $(BIN)/orderflow orders 2>> var/demo-run.log; \
+	echo; $(BIN)/orderflow summary 2>> var/demo-run.log; \
+	$(BIN)/orderflow report --out var/demo-report.html > /dev/null 2>> var/demo-run.log; \
+	echo; echo "Report: var/demo-report.html   Engine log: var/demo-run.log   Database: $(DEMO_DB)"; \
+	echo "More: ORDERFLOW_DATABASE_URL=sqlite:///$(DEMO_DB) $(BIN)/orderflow history SF-000001 (or errors, parked, report, export)"
 
 test: venv
 	$(BIN)/python -m pytest -q

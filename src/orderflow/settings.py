@@ -372,6 +372,14 @@ def libpq_ssl_env(database_url: str) -> dict[str, str]:
     return {LIBPQ_SSL[name]: value for name, value in parse_qsl(url.query) if name in LIBPQ_SSL}
 
 
+def sqlite_file(database_url: str) -> str | None:
+    """The file of a ``sqlite:///`` URL as written (``:memory:`` for the in-memory one), None for other databases."""
+    url = urlsplit(database_url)
+    if url.scheme != "sqlite":
+        return None
+    return unquote(url.path[1:]) if url.path.startswith("/") else unquote(url.path)
+
+
 def eventsourcing_env(database_url: str) -> dict[str, str]:
     """Translate a database URL into the ``eventsourcing`` library's environment.
 
@@ -385,7 +393,7 @@ def eventsourcing_env(database_url: str) -> dict[str, str]:
     if url.scheme == "memory":
         return {"PERSISTENCE_MODULE": "eventsourcing.popo"}
     if url.scheme == "sqlite":
-        path = unquote(url.path[1:]) if url.path.startswith("/") else unquote(url.path)
+        path = sqlite_file(database_url)
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
             path = str(Path(path).resolve())

@@ -5,15 +5,13 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import re
 import sys
 
 import pyarrow.parquet
 import pytest
 from structlog.testing import capture_logs
 
-from orderflow.cli import analyst, projections
-from orderflow.cli.text import progress_bar
+from orderflow.cli import analyst, main, projections, views
 from orderflow.application.orders import Orders
 from orderflow.projections.catalog import all_views
 from orderflow.settings import Settings
@@ -34,7 +32,7 @@ def settings(tmp_path):
 def run(settings: Settings, *argv: str) -> int:
     parser = argparse.ArgumentParser(prog="orderflow")
     commands = parser.add_subparsers(dest="command", required=True)
-    for group in (analyst, projections):
+    for group in (analyst, projections, views):
         group.register(commands)
     args = parser.parse_args(argv)
     with capture_logs():  # the CLI logs to stderr; keep stdout to the command's output
@@ -63,7 +61,7 @@ def test_history_before_the_order_was_placed_says_so(settings, capsys):
 
 def test_diff_lists_each_changed_field_and_each_removed_line(settings, capsys):
     assert run(settings, "diff", "SF-1", "1", "2", "--json") == 0
-    rows = json.loads(capsys.readouterr().out)
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [(r["change"], r["no"], r["field"], r["before"], r["after"]) for r in rows] == [
         ("changed", "1000", "quantity", "2", "3"),
         ("changed", "1000", "line_amount", "20.00", "30.00"),
@@ -109,31 +107,71 @@ def test_export_as_parquet_without_pyarrow_names_the_extra_to_install_and_writes
     assert not (tmp_path / "out").exists()
 
 
-def test_report_prints_lead_times_and_writes_an_html_page_with_charts(settings, tmp_path, capsys):
-    assert run(settings, "report", "--out", str(tmp_path / "report.html")) == 0
-    cells = {row[0]: row[1:] for row in (re.split(r"\s{2,}", line) for line in capsys.readouterr().out.splitlines())}
-    assert cells["Received → Reservation"][:2] == ["2", "4.58"]  # SF-1 after 1 h, SF-2 after 8 h 10 min
-    assert cells["quote linked → order"][:2] == ["1", "8.0"]
-    assert cells["approval requested → approved"][:2] == ["1", "1.0"]
-    assert cells["Warehouse"][:2] == ["1", "1.0"]
+def test_report_prints_lead_times_and_writes_an_html_page_with_matplotlib_charts(settings, tmp_path, capsys):
+    assert run(settings, "report", "--json", "--out", str(tmp_path / "report.html")) == 0
+    rows = {row["measure"]: row for row in map(json.loads, capsys.readouterr().out.splitlines())}
+    assert (rows["Received → Reservation"]["count"], rows["Received → Reservation"]["mean_h"]) == (2, 4.58)  # 1 h, 8 h 10 min
+    assert (rows["quote linked → order"]["count"], rows["quote linked → order"]["mean_h"]) == (1, 8.0)
+    assert (rows["approval requested → approved"]["count"], rows["approval requested → approved"]["mean_h"]) == (1, 1.0)
+    assert (rows["Warehouse"]["section"], rows["Warehouse"]["count"], rows["Warehouse"]["mean_h"]) == ("Time in status", 1, 1.0)
     page = (tmp_path / "report.html").read_text()
-    assert page.count("<table>") == 2 and page.count("<svg") == 2
+    # A table per section; box plots of time in status and of lead times, and orders placed over time.
+    assert page.count("<table>") == 2 and page.count("<svg") == 3 and "Matplotlib" in page
+
+
+def test_report_without_matplotlib_names_the_extra_to_install(settings, tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib raises ImportError
+    assert run(settings, "report", "--out", str(tmp_path / "report.html")) == 2
+    assert "pip install 'orderflow[plots]'" in capsys.readouterr().err
+    assert not (tmp_path / "report.html").exists()
 
 
 def test_projections_rebuild_draws_progress_on_stderr_and_status_shows_no_lag(settings, capsys):
     assert run(settings, "projections", "rebuild") == 0
     captured = capsys.readouterr()
     assert "100%" in captured.err and "event_log" in captured.out
-    assert run(settings, "projections", "status") == 0
-    lags = [line.split()[-1] for line in capsys.readouterr().out.splitlines()[2:]]
-    assert lags == ["0"] * len(all_views(False, Orders("memory:")))
+    assert run(settings, "projections", "status", "--json") == 0
+    lags = [json.loads(line)["lag"] for line in capsys.readouterr().out.splitlines()]
+    assert lags == [0] * len(all_views(False, Orders("memory:")))
 
 
-def test_projections_rebuild_of_an_unknown_view_is_an_error(settings, capsys):
-    assert run(settings, "projections", "rebuild", "nope") == 2
-    assert "unknown read model" in capsys.readouterr().err
+@pytest.mark.parametrize("command", [["orders"], ["errors"], ["parked"], ["summary"], ["report"], ["history", "SF-1"],
+                                     ["diff", "SF-1", "1", "2"], ["projections", "status"]])
+def test_every_read_command_prints_json_lines_with_json(settings, capsys, command):
+    assert run(settings, *command, "--json") == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines or command[0] in ("errors", "parked"), "this history has no rejected or parked message"
+    assert all(isinstance(json.loads(line), dict) for line in lines)
 
 
-def test_the_progress_bar_fills_in_proportion():
-    assert progress_bar(5, 10, width=10) == "[#####.....]  50%  5/10 events"
-    assert progress_bar(0, 0, width=4) == "[####] 100%  0/0 events"
+def test_orders_as_json_lines_keep_money_as_decimal_text(settings, capsys):
+    assert run(settings, "orders", "--json") == 0
+    orders = {o["storefront_reference"]: o for o in map(json.loads, capsys.readouterr().out.splitlines())}
+    assert set(orders) == {"SF-1", "SF-2", "SF-3"}
+    assert (orders["SF-1"]["current_total"], orders["SF-2"]["current_total"]) == ("30.00", "35.00")
+    assert orders["SF-3"]["current_total"] is None and orders["SF-3"]["flags"] == "refused"
+
+
+def test_summary_counts_orders_by_status_and_the_messages_not_applied(settings, capsys):
+    assert run(settings, "summary", "--json") == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    by_status = {r["workflow_status"]: r["orders"] for r in rows if "workflow_status" in r}
+    assert sum(by_status.values()) == 3 and by_status.get("Shipped", 0) >= 1
+    assert run(settings, "errors", "--json") == 0
+    rejected = len(capsys.readouterr().out.splitlines())
+    assert rejected >= 1, "the history holds a rejection"
+    assert {r["messages"]: r["count"] for r in rows if "messages" in r} == {
+        "rejected (dead-lettered)": rejected, "parked, still waiting": 0}
+    assert run(settings, "summary") == 0
+    assert "Orders by workflow status (3 in all)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("command", [["orders"], ["errors"], ["parked"], ["summary"], ["history", "SF-1"],
+                                     ["report"], ["export"], ["projections", "status"], ["projections", "rebuild"]])
+def test_a_read_command_on_a_missing_database_says_so_and_creates_nothing(tmp_path, capsys, monkeypatch, command):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ORDERFLOW_DATABASE_URL", "sqlite:///var/nowhere.db")
+    assert main([*command]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no database at var/nowhere.db" in err, err
+    assert list(tmp_path.iterdir()) == [], "neither the file nor its folder is created"

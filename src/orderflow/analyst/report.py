@@ -1,4 +1,4 @@
-"""Time in status and lead times, from the status history and event log read models, as tables and HTML."""
+"""Time in status and lead times, from the status history and event log read models, as tables and an HTML page."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Any
 
+from orderflow.analyst import charts
 from orderflow.analyst.plain import cell
 from orderflow.db import Database
 
@@ -63,9 +64,20 @@ def summarize(durations: dict[str, list[timedelta]]) -> list[dict[str, Any]]:
     return rows
 
 
-def html_report(sections: dict[str, list[dict[str, Any]]]) -> str:
-    """A self-contained HTML page: per section a table and an SVG bar chart of the mean hours."""
-    body = [f"<h2>{html.escape(title)}</h2>\n{_html_table(rows)}\n{_svg_bars(rows)}" for title, rows in sections.items()]
+def placed_times(db: Database) -> list[datetime]:
+    """When each order was placed, for the throughput chart."""
+    return [_time(entry) for (entry,) in db.query("SELECT entry_time FROM event_log WHERE event_name = 'Placed'")]
+
+
+def html_report(sections: dict[str, list[dict[str, Any]]], durations: dict[str, dict[str, list[timedelta]]],
+                placed: list[datetime]) -> str:
+    """A self-contained HTML page: per section a table and box plots of the hours; orders placed over time.
+
+    The charts are matplotlib's (the ``[plots]`` extra): :class:`~orderflow.analyst.charts.PlotsMissing` without it.
+    """
+    body = [f"<h2>{html.escape(title)}</h2>\n{_html_table(rows)}\n{charts.box_plots(durations[title], title)}"
+            for title, rows in sections.items()]
+    body.append(f"<h2>Throughput</h2>\n{charts.throughput(placed, 'Orders placed', 'orders') or '<p>(no data)</p>'}")
     return ("<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>orderflow lead times</title>"
             "<style>body{font-family:sans-serif}table{border-collapse:collapse}td,th{border:1px solid #999;"
             "padding:2px 8px;text-align:right}td:first-child{text-align:left}</style></head>\n<body>\n"
@@ -78,20 +90,6 @@ def _html_table(rows: list[dict[str, Any]]) -> str:
     head = "".join(f"<th>{html.escape(c)}</th>" for c in rows[0])
     cells = ["".join(f"<td>{html.escape(cell(v))}</td>" for v in row.values()) for row in rows]
     return f"<table><tr>{head}</tr>" + "".join(f"<tr>{c}</tr>" for c in cells) + "</table>"
-
-
-def _svg_bars(rows: list[dict[str, Any]], width: int = 640, bar: int = 20) -> str:
-    measured = [r for r in rows if r["mean_h"] is not None]
-    if not measured:
-        return ""
-    label, scale = 240, (width - 320) / (max(r["mean_h"] for r in measured) or 1)
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{bar * len(measured) + 10}">']
-    for i, r in enumerate(measured):
-        y, w = 5 + i * bar, max(1, round(r["mean_h"] * scale))
-        parts.append(f'<text x="0" y="{y + 14}" font-size="12">{html.escape(r["measure"])}</text>'
-                     f'<rect x="{label}" y="{y}" width="{w}" height="{bar - 4}" fill="#4a7ab5"/>'
-                     f'<text x="{label + w + 4}" y="{y + 14}" font-size="12">{r["mean_h"]} h</text>')
-    return "".join(parts) + "</svg>"
 
 
 def _time(value: Any) -> datetime:

@@ -12,6 +12,7 @@ from kafka.errors import KafkaTimeoutError
 
 from orderflow import logs
 from orderflow.cli import analyst, engine, privacy, projections, traffic, views
+from orderflow.cli.reading import NoDatabase
 from orderflow.kafka import MissingTopics, NotCoPartitioned
 from orderflow.settings import BadSetting, Settings, redact_secrets, redact_url
 
@@ -38,7 +39,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"orderflow {args.command}: no Kafka broker answers at {settings.kafka_bootstrap}; "
               "set ORDERFLOW_KAFKA_BOOTSTRAP (or start a local one with `make services-up`)", file=sys.stderr)
         return 2
-    except (NotCoPartitioned, MissingTopics) as error:
+    except (NotCoPartitioned, MissingTopics, NoDatabase) as error:
         print(f"orderflow {args.command}: {error}", file=sys.stderr)
         return 2
     except (psycopg.Error, PersistenceError) as error:  # never the URL or the password, even if the driver's text holds them

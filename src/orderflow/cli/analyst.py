@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -12,11 +11,11 @@ from orderflow.aggregates.errors import WebOrderError
 from orderflow.analyst.export import MissingExtra, export
 from orderflow.analyst.history import describe, diff_rows, find_order_id, order_as_of
 from orderflow.analyst.plain import cell
-from orderflow.analyst.report import html_report, lead_times, summarize, time_in_status
-from orderflow.bootstrap import Engine, bootstrap
-from orderflow.cli.text import format_table
+from orderflow.analyst.charts import PlotsMissing
+from orderflow.analyst.report import html_report, lead_times, placed_times, summarize, time_in_status
+from orderflow.cli.output import add_json_flag, json_lines, show, table
+from orderflow.cli.reading import caught_up
 from orderflow.contract.envelope import parse_time
-from orderflow.projections.runner import ProjectionRunner
 from orderflow.settings import Settings
 
 
@@ -25,14 +24,12 @@ def register(subparsers: Any) -> None:
     history = subparsers.add_parser("history", help="an order as it stood at an instant (now if no --as-of)")
     history.add_argument("order", help="storefront reference or Web Order No.")
     history.add_argument("--as-of", type=parse_time, metavar="TIME", help="ISO 8601 time with a zone, e.g. 2026-11-02T10:00Z")
-    history.add_argument("--json", action="store_true", help="machine-readable output")
     history.set_defaults(func=cmd_history)
 
     diff = subparsers.add_parser("diff", help="what changed between two versions of an order, line by line")
     diff.add_argument("order", help="storefront reference or Web Order No.")
     diff.add_argument("before", type=int, help="version no. (1 is the Original)")
     diff.add_argument("after", type=int)
-    diff.add_argument("--json", action="store_true")
     diff.set_defaults(func=cmd_diff)
 
     exporting = subparsers.add_parser("export", help="the event history and every read model, one file each")
@@ -44,26 +41,22 @@ def register(subparsers: Any) -> None:
     report.add_argument("--out", type=Path, metavar="FILE.html", help="also write an HTML report")
     report.set_defaults(func=cmd_report)
 
-
-def caught_up(engine: Engine) -> ProjectionRunner:
-    """The engine's runner of every read model, caught up with the store."""
-    engine.projections.catch_up()
-    return engine.projections
+    for command in (history, diff, exporting, report):
+        add_json_flag(command)
 
 
-def render_order(described: dict[str, Any]) -> str:
-    """``describe``'s dict as text: header fields, the current lines, the versions, the event log."""
+def print_order(described: dict[str, Any]) -> None:
+    """``describe``'s dict for people: header fields, then the current lines, the versions, the event log."""
     sections = {"lines": "Lines (current version)", "versions": "Versions", "event_log": "Event log"}
-    header = [f"{key}: {cell(value)}" for key, value in described.items() if key not in sections]
-    parts = ["\n".join(header)]
-    parts += [f"{title}\n{format_table(described[key])}" for key, title in sections.items()]
-    return "\n\n".join(parts)
+    print("\n".join(f"{key}: {cell(value)}" for key, value in described.items() if key not in sections))
+    for key, title in sections.items():
+        print()
+        table(described[key], title)
 
 
 def cmd_history(settings: Settings, args: argparse.Namespace) -> int:
-    engine = bootstrap(settings)
+    engine = caught_up(settings)
     try:
-        caught_up(engine)
         order, events = order_as_of(engine.app, find_order_id(engine.app, engine.db, args.order), args.as_of)
         described = describe(order, events)
     except (LookupError, WebOrderError) as e:
@@ -71,14 +64,16 @@ def cmd_history(settings: Settings, args: argparse.Namespace) -> int:
         return 2
     finally:
         engine.close()
-    print(json.dumps(described, indent=2, ensure_ascii=False) if args.json else render_order(described))
+    if args.json:
+        json_lines([described])
+    else:
+        print_order(described)
     return 0
 
 
 def cmd_diff(settings: Settings, args: argparse.Namespace) -> int:
-    engine = bootstrap(settings)
+    engine = caught_up(settings)
     try:
-        caught_up(engine)
         order, _ = order_as_of(engine.app, find_order_id(engine.app, engine.db, args.order))
         rows = diff_rows(order, args.before, args.after)
     except WebOrderError as e:
@@ -86,33 +81,43 @@ def cmd_diff(settings: Settings, args: argparse.Namespace) -> int:
         return 2
     finally:
         engine.close()
-    print(json.dumps(rows, indent=2, ensure_ascii=False) if args.json else format_table(rows))
+    show(rows, args.json)
     return 0
 
 
 def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
-    engine = bootstrap(settings)
+    engine = caught_up(settings)
     try:
-        caught_up(engine)
         files = export(engine.app, engine.db, args.out, args.format)
     except MissingExtra as e:
         print(f"orderflow export: {e}", file=sys.stderr)
         return 2
     finally:
         engine.close()
-    print("\n".join(str(f) for f in files))
+    show([{"file": str(f)} for f in files], args.json)
     return 0
 
 
 def cmd_report(settings: Settings, args: argparse.Namespace) -> int:
-    engine = bootstrap(settings)
+    engine = caught_up(settings)
     try:
-        caught_up(engine)
-        sections = {"Time in status": summarize(time_in_status(engine.db)), "Lead times": summarize(lead_times(engine.db))}
+        durations = {"Time in status": time_in_status(engine.db), "Lead times": lead_times(engine.db)}
+        placed = placed_times(engine.db)
     finally:
         engine.close()
-    print("\n\n".join(f"{title}\n{format_table(rows)}" for title, rows in sections.items()))
+    sections = {title: summarize(measures) for title, measures in durations.items()}
+    if args.json:
+        json_lines({"section": title, **row} for title, rows in sections.items() for row in rows)
+    else:
+        for title, rows in sections.items():
+            table(rows, title)
+            print()
     if args.out:
-        args.out.write_text(html_report(sections), encoding="utf-8")
-        print(f"\nHTML report: {args.out}")
+        try:
+            page = html_report(sections, durations, placed)
+        except PlotsMissing as error:
+            print(f"orderflow report: {error}", file=sys.stderr)
+            return 2
+        args.out.write_text(page, encoding="utf-8")
+        print(f"HTML report: {args.out}", file=sys.stderr if args.json else sys.stdout)
     return 0

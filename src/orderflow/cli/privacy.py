@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from orderflow.application.shredding import UnknownCustomer
-from orderflow.bootstrap import bootstrap
+from orderflow.cli.reading import open_existing
 from orderflow.settings import Settings
 
 
@@ -22,7 +22,7 @@ def register(subparsers: Any) -> None:
 
 def cmd_forget(settings: Settings, args: argparse.Namespace) -> int:
     """Forget a customer (docs/security.md); then `orderflow projections rebuild` rewrites the read models."""
-    engine = bootstrap(settings)
+    engine = open_existing(settings)
     try:
         done = engine.app.forget_customer(args.customer, args.requested_by, datetime.now(timezone.utc))
     except UnknownCustomer as error:

@@ -59,3 +59,8 @@ class ErrorJournalView(View):
             f"SELECT {', '.join(columns)} FROM {self.table('error_journal')} ORDER BY position DESC LIMIT ?", [limit]
         )
         return [dict(zip(columns, row)) for row in rows]
+
+    def count(self, db: Database) -> int:
+        """How many messages were rejected (each also went to the dead-letter topic)."""
+        [(count,)] = db.query(f"SELECT COUNT(*) FROM {self.table('error_journal')}")
+        return count

@@ -73,3 +73,8 @@ class ParkedMessagesView(View):
             [limit],
         )
         return [dict(zip(columns, row)) for row in rows]
+
+    def count_waiting(self, db: Database) -> int:
+        """How many parked messages still wait for their order."""
+        [(count,)] = db.query(f"SELECT COUNT(*) FROM {self.table('parked_messages')} WHERE released_at IS NULL")
+        return count

@@ -111,6 +111,12 @@ class WebOrdersView(FollowingView):
             for row in rows
         ]
 
+    def count_by_status(self, db: Database) -> list[dict[str, Any]]:
+        """How many orders are in each Workflow Status, most first."""
+        rows = db.query(f"SELECT workflow_status, COUNT(*) FROM {self.table('web_orders')} "
+                        "GROUP BY workflow_status ORDER BY 2 DESC, 1")
+        return [{"workflow_status": status, "orders": count} for status, count in rows]
+
 
 def _text(value: Any) -> str | None:
     return None if value is None else str(value)
