@@ -22,9 +22,11 @@ from typing import Any
 from uuid import UUID
 
 import structlog
+from eventsourcing.application import AggregateNotFoundError
 from kafka.partitioner.default import murmur2
 
 from orderflow.aggregates.errors import UnknownOrder
+from orderflow.aggregates.inbox import Receipt
 from orderflow.aggregates.web_order import WebOrder
 from orderflow.application import Orders
 from orderflow.consumers.dead_letters import Rejection, Source, bounded_reason, unexpected_reason
@@ -130,9 +132,12 @@ class Pipeline:
         """
         incoming = [self._incoming(record) for record in records]
         ids, message_ids = set(), set()
+        legacy = self.app.legacy_receipts
         for each in incoming:
             if each.envelope is not None:
                 message_ids.add(each.envelope.message_id)
+                if legacy:
+                    ids.add(Receipt.create_id(each.envelope.message_id))
                 order_id = WebOrder.create_id(each.envelope.key)
                 if not self.app.is_cached(order_id):
                     ids.add(order_id)
@@ -303,6 +308,8 @@ class Pipeline:
             receipt = self._receipts[message_id]
         else:
             receipt = self.app.receipts([message_id]).get(message_id)
+        if receipt is None and self.app.legacy_receipts:
+            receipt = self._legacy_receipt(message_id)
         if receipt is None:
             return False
         first_digest, first_seen = receipt
@@ -312,6 +319,14 @@ class Pipeline:
             )
         log.debug("duplicate message ignored", order=envelope.key, message_id=message_id, first_seen=first_seen)
         return True
+
+    def _legacy_receipt(self, message_id: str) -> tuple[str, str] | None:
+        """The receipt of a message recorded as a ``Receipt`` aggregate, by a version before receipts were rows."""
+        try:
+            receipt = self.app.load(Receipt.create_id(message_id))  # known missing ones cost no query
+        except AggregateNotFoundError:
+            return None
+        return receipt.digest, receipt.source
 
     @staticmethod
     def _rejection(source: Source, envelope: Envelope | None, reason: str, error: str) -> Rejection:

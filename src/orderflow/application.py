@@ -168,6 +168,26 @@ class Orders(OrderCommands, Application[UUID]):
             found.update(self._recorded_receipts(rest))
         return found
 
+    @property
+    def legacy_receipts(self) -> bool:
+        """Whether the store holds receipts recorded as ``Receipt`` aggregates (before they were rows): then
+        deduplication asks about those too. Asked once per process."""
+        known = self.__dict__.get("_legacy_receipts")
+        if known is None:
+            recorder = self.recorder
+            datastore = getattr(recorder, "datastore", None)
+            known = False
+            if datastore is not None:
+                topic = "orderflow.aggregates.inbox:Receipt.Applied"
+                table = (f"{datastore.schema}.{recorder.events_table_name}" if self._is_postgres
+                         else recorder.events_table_name)
+                with datastore.transaction(commit=False) as cursor:
+                    cursor.execute(f"SELECT 1 AS found FROM {table} WHERE topic = {'%s' if self._is_postgres else '?'} "
+                                   "LIMIT 1", (topic,))
+                    known = bool(cursor.fetchall())
+            self.__dict__["_legacy_receipts"] = known
+        return known
+
     def _recorded_receipts(self, message_ids: list[str], cursor: Any = None) -> dict[str, tuple[str, str]]:
         recorder = self.recorder
         if isinstance(recorder, POPOPositionsRecorder):
