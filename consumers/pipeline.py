@@ -37,6 +37,7 @@ from orderflow.contract import Contract, ContractViolation
 from orderflow.positions import Positions
 from orderflow.personal import redact_text
 from orderflow.settings import Topics
+from orderflow.shredding import customer_of
 from orderflow.wire import BadEnvelope, Envelope, decode
 
 log = structlog.get_logger("orderflow.consumer")
@@ -131,18 +132,20 @@ class Pipeline:
         of their orders do not exist yet (orders kept in memory are not asked about).
         """
         incoming = [self._incoming(record) for record in records]
-        ids, message_ids = set(), set()
+        ids, message_ids, customers = set(), set(), []
         legacy = self.app.legacy_receipts
         for each in incoming:
             if each.envelope is not None:
                 message_ids.add(each.envelope.message_id)
+                if each.envelope.message_type == PLACEMENT:  # a hint: the keys are read when recorded if it misses
+                    customers.append(customer_of(each.envelope.payload, each.envelope.key))
                 if legacy:
                     ids.add(Receipt.create_id(each.envelope.message_id))
                 order_id = WebOrder.create_id(each.envelope.key)
                 if not self.app.is_cached(order_id):
                     ids.add(order_id)
         message_ids -= self._receipts.keys()
-        missing, found = self.app.missing(list(ids), list(message_ids))
+        missing, found = self.app.missing(list(ids), list(message_ids), customers)
         self._unseen |= missing
         if len(self._receipts) > 100_000:
             self._receipts.clear()  # only a cache: an unknown message id is asked about again

@@ -137,7 +137,7 @@ class Orders(OrderCommands, Application[UUID]):
             self.staged.add(Rows(RECEIPTS, RECEIPT_COLUMNS, [
                 (message_id, digest, message_type, source, at.isoformat())
                 for message_id, (digest, message_type, source, at) in self._receipts.items()
-            ]))
+            ], pg_types=("text", "text", "text", "text", "timestamptz")))
         self.mapper.prefetch(processing_event.events)
         try:
             recordings = super()._record(processing_event)
@@ -251,9 +251,11 @@ class Orders(OrderCommands, Application[UUID]):
             raise
         return aggregate
 
-    def missing(self, aggregate_ids: list[UUID], message_ids: list[str] = ()) -> tuple[set[UUID], dict[str, tuple[str, str]]]:
+    def missing(self, aggregate_ids: list[UUID], message_ids: list[str] = (), customers: list[str] = (),
+                ) -> tuple[set[UUID], dict[str, tuple[str, str]]]:
         """Which of these aggregates do not exist (none are known missing without a SQL store), and the recorded
-        receipts among ``message_ids`` (message id -> digest, source): one query each, in one transaction.
+        receipts among ``message_ids`` (message id -> digest, source): one query each, in one transaction, which
+        also reads the keys of ``customers`` (see :meth:`CustomerKeys.prefetch`) not known yet.
 
         A consumer asks "was this message seen?" for every message it polls:
         one round trip per poll instead of one per message.
@@ -263,7 +265,7 @@ class Orders(OrderCommands, Application[UUID]):
         message_ids = list(message_ids)
         if datastore is None:
             return set(), self._recorded_receipts(message_ids) if message_ids else {}
-        if not aggregate_ids and not message_ids:
+        if not aggregate_ids and not message_ids and not customers:
             return set(), {}
         found: set[UUID] = set()
         receipts: dict[str, tuple[str, str]] = {}
@@ -280,6 +282,8 @@ class Orders(OrderCommands, Application[UUID]):
                 found = {UUID(row["originator_id"]) for row in cursor.fetchall()}
             if message_ids:
                 receipts = self._recorded_receipts(message_ids, cursor)
+            if customers:
+                self.customer_keys.prefetch(list(customers), cursor)
         return {i for i in aggregate_ids if i not in found}, receipts
 
     def assume_missing(self, aggregate_ids: set[UUID]) -> None:

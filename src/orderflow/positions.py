@@ -41,6 +41,8 @@ class Rows:
     columns: tuple[str, ...]
     rows: list[tuple]
     skip_existing: bool = False
+    pg_types: tuple[str, ...] = ()
+    """The columns' PostgreSQL types (text if not given): all rows go in one ``INSERT ... SELECT FROM unnest``."""
 
 
 class Staged(threading.local):
@@ -50,8 +52,14 @@ class Staged(threading.local):
         self.rows: list[Rows] = []
 
     def add(self, rows: Rows) -> None:
-        if rows.rows:
-            self.rows.append(rows)
+        """Stage ``rows``; rows of one table (same columns and rule) go into one statement."""
+        if not rows.rows:
+            return
+        for staged in self.rows:
+            if (staged.table, staged.columns, staged.skip_existing) == (rows.table, rows.columns, rows.skip_existing):
+                staged.rows.extend(rows.rows)
+                return
+        self.rows.append(Rows(rows.table, rows.columns, list(rows.rows), rows.skip_existing, rows.pg_types))
 
     def clear(self) -> None:
         self.rows = []
@@ -78,9 +86,18 @@ def each(tracking: Tracking) -> Iterator[Tracking]:
         yield from tracking.more
 
 
+def _conflict(rows: Rows) -> str:
+    return f" ON CONFLICT ({rows.columns[0]}) DO NOTHING" if rows.skip_existing else ""
+
+
 def _insert_sql(rows: Rows, table: str, mark: str) -> str:
-    conflict = f" ON CONFLICT ({rows.columns[0]}) DO NOTHING" if rows.skip_existing else ""
-    return f"INSERT INTO {table} ({', '.join(rows.columns)}) VALUES ({', '.join([mark] * len(rows.columns))}){conflict}"
+    return f"INSERT INTO {table} ({', '.join(rows.columns)}) VALUES ({', '.join([mark] * len(rows.columns))}){_conflict(rows)}"
+
+
+def _insert_unnest_sql(rows: Rows, table: str) -> str:
+    types = rows.pg_types or ("text",) * len(rows.columns)
+    return (f"INSERT INTO {table} ({', '.join(rows.columns)}) SELECT * FROM unnest("
+            f"{', '.join(f'%s::{t}[]' for t in types)}){_conflict(rows)}")
 
 
 class PostgresPositionsRecorder(PostgresProcessRecorder):
@@ -95,7 +112,8 @@ class PostgresPositionsRecorder(PostgresProcessRecorder):
     def _insert_events(self, curs: Any, stored_events: Any, **kwargs: Any) -> None:
         super()._insert_events(curs, stored_events, **kwargs)
         for rows in self.staged.rows:
-            curs.executemany(_insert_sql(rows, f"{self.datastore.schema}.{rows.table}", "%s"), rows.rows)
+            curs.execute(_insert_unnest_sql(rows, f"{self.datastore.schema}.{rows.table}"),
+                         [list(column) for column in zip(*rows.rows)])
 
     def _insert_tracking(self, curs: Any, tracking: Tracking) -> None:
         for one in each(tracking):

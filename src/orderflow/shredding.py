@@ -164,7 +164,8 @@ class CustomerKeys:
         if subject is None:
             subject, key = uuid.uuid4().hex, AESGCM.generate_key(256)
             stored = self._wrap.encrypt(key) if self._wrap else key
-            self._staged.add(Rows("customer_keys", ("subject", "customer_hash", "key"), [(subject, digest, stored)]))
+            self._staged.add(Rows("customer_keys", ("subject", "customer_hash", "key"), [(subject, digest, stored)],
+                                  pg_types=("text", "text", "bytea")))
             self._subjects[digest] = (subject, time.monotonic())
             self._keys[subject] = (key, time.monotonic())
         self._staged.add(Rows("order_customers", ("order_id", "subject"), [(order_id, subject)], skip_existing=True))
@@ -172,8 +173,9 @@ class CustomerKeys:
         self._cache_order(order_id, subject)
         return subject
 
-    def prefetch(self, customers: list[str]) -> None:
-        """Read the subjects and keys of these customers (those not known) in one query."""
+    def prefetch(self, customers: list[str], cursor: Any = None) -> None:
+        """Read the subjects and keys of these customers (those not known) in one query (with ``cursor``, in its
+        transaction)."""
         if self._datastore is None:
             return
         now = time.monotonic()
@@ -181,8 +183,13 @@ class CustomerKeys:
         digests = [d for d in digests if (c := self._subjects.get(d)) is None or now - c[1] >= KEY_TTL_SECONDS]
         if not digests:
             return
-        rows = self._sql("SELECT subject, customer_hash, key FROM {keys} WHERE customer_hash IN "
-                         f"({','.join('?' * len(digests))})", tuple(digests), fetch=True, commit=False)
+        sql = f"SELECT subject, customer_hash, key FROM {{keys}} WHERE customer_hash IN ({','.join('?' * len(digests))})"
+        if cursor is None:
+            rows = self._sql(sql, tuple(digests), fetch=True, commit=False)
+        else:
+            sql = sql.format(keys=self._table("customer_keys"))
+            cursor.execute(sql.replace("?", "%s") if self._postgres else sql, tuple(digests))
+            rows = list(cursor.fetchall())
         if len(self._subjects) >= 20_000:
             self._subjects.clear()
         for digest in digests:
