@@ -147,7 +147,7 @@ class Pipeline:
         message_ids -= self._receipts.keys()
         missing, found = self.app.missing(list(ids), list(message_ids), customers)
         self._unseen |= missing
-        if len(self._receipts) > 100_000:
+        if len(self._receipts) > 20_000:
             self._receipts.clear()  # only a cache: an unknown message id is asked about again
         for message_id in message_ids:
             self._receipts[message_id] = found.get(message_id)

@@ -106,8 +106,8 @@ class CustomerKeys:
         self._staged = staged if staged is not None else Staged()
         self._subjects: dict[str, tuple[str | None, float]] = {}
         """customer hash -> its subject (None: no key), as read or staged, trusted for ``KEY_TTL_SECONDS``."""
-        self._pending: list[tuple[str, str, str]] = []
-        """(customer hash, subject, order id) staged for the transaction being recorded."""
+        self._recording = threading.local()
+        """``pending``: (customer hash, subject, order id) staged for the transaction this thread is recording."""
         self._lock = threading.Lock()
         self._memory: dict[str, tuple[str, bytes]] = {}
         self._memory_orders: dict[str, str] = {}
@@ -169,7 +169,7 @@ class CustomerKeys:
             self._subjects[digest] = (subject, time.monotonic())
             self._keys[subject] = (key, time.monotonic())
         self._staged.add(Rows("order_customers", ("order_id", "subject"), [(order_id, subject)], skip_existing=True))
-        self._pending.append((digest, subject, order_id))
+        self._recording.__dict__.setdefault("pending", []).append((digest, subject, order_id))
         self._cache_order(order_id, subject)
         return subject
 
@@ -201,7 +201,7 @@ class CustomerKeys:
 
     def settle(self, recorded: bool) -> None:
         """The transaction that wrote the staged rows ended; if it was not recorded, forget what it would have made."""
-        pending, self._pending = self._pending, []
+        pending, self._recording.pending = self._recording.__dict__.get("pending", []), []
         if recorded:
             return
         for digest, subject, order_id in pending:
