@@ -5,7 +5,8 @@ polls. Records are decoded once as they are buffered; the merge releases
 them in event-time order; each is checked (its topic, its partition, its
 schema), deduplicated, then applied, parked (its order is not seen yet) or
 rejected with its reason. One :meth:`Pipeline.step` is one database
-transaction: the events of the records it released, their receipts, the
+transaction: the events of the records it released, their receipts (rows of
+``message_receipts``, keyed by message id: not an aggregate per message), the
 error-journal entries and parking-lot changes, and every partition's new
 position. A crash or a rebalance resumes the merge exactly there.
 """
@@ -37,15 +38,12 @@ from orderflow.contract.schemas import Contract, ContractViolation
 from orderflow.application.positions import Positions
 from orderflow.contract.personal import redact_text
 from orderflow.settings import Topics
+from orderflow.application.shredding import customer_of
 from orderflow.contract.envelope import BadEnvelope, Envelope, decode
 
 log = structlog.get_logger("orderflow.consumer")
 PLACEMENT = "order_placed"
 Clock = Callable[[], datetime]
-
-
-def _receipt_id(incoming: Incoming) -> UUID:
-    return Receipt.create_id(incoming.envelope.message_id)
 
 
 class Misrouted(CannotApply):
@@ -108,7 +106,10 @@ class Pipeline:
         self.stream_time: datetime | None = None
         """The latest event time released: parked messages' deadlines are measured against it."""
         self._unseen: set[UUID] = set()
-        """Receipt ids found missing when their records were buffered: no query per message."""
+        """Order ids found missing when their records were buffered: no query per message."""
+        self._receipts: dict[str, tuple[str, str] | None] = {}
+        """Message id -> (digest, source) of its receipt, None for none, as found when its record was buffered
+        or since recorded by this consumer: no query per message."""
         self._rank = {topics.storefront: 0, topics.erp: 1}
         self._kind = {topics.storefront: STOREFRONT, topics.erp: ERP}
         self._outcomes: Counter[tuple[str, str]] = Counter()
@@ -120,6 +121,7 @@ class Pipeline:
         partitions = sorted(partitions)
         self.merge.assign(partitions)
         self._unseen.clear()
+        self._receipts.clear()
         self.app.forget_cache()  # another consumer may have moved these partitions' orders on
         self._now = now
         self.partition_count = partition_count
@@ -130,18 +132,29 @@ class Pipeline:
     def add(self, partition: Partition, records: Iterable[Any], now: float) -> None:
         """Buffer polled records of one partition at ``now``, decoded once.
 
-        One query learns which of their receipts and orders do not exist yet
-        (orders kept in memory are not asked about).
+        One round trip learns which of their messages have receipts and which
+        of their orders do not exist yet (orders kept in memory are not asked about).
         """
         incoming = [self._incoming(record) for record in records]
-        ids = set()
+        ids, message_ids, customers = set(), set(), []
+        legacy = self.app.legacy_receipts
         for each in incoming:
             if each.envelope is not None:
-                ids.add(_receipt_id(each))
+                message_ids.add(each.envelope.message_id)
+                if each.envelope.message_type == PLACEMENT:  # a hint: the keys are read when recorded if it misses
+                    customers.append(customer_of(each.envelope.payload, each.envelope.key))
+                if legacy:
+                    ids.add(Receipt.create_id(each.envelope.message_id))
                 order_id = WebOrder.create_id(each.envelope.key)
                 if not self.app.is_cached(order_id):
                     ids.add(order_id)
-        self._unseen |= self.app.missing(list(ids))
+        message_ids -= self._receipts.keys()
+        missing, found = self.app.missing(list(ids), list(message_ids), customers)
+        self._unseen |= missing
+        if len(self._receipts) > 20_000:
+            self._receipts.clear()  # only a cache: an unknown message id is asked about again
+        for message_id in message_ids:
+            self._receipts[message_id] = found.get(message_id)
         self.merge.add(partition, incoming, now)
 
     def _incoming(self, record: Any, parked_id: str | None = None) -> Incoming:
@@ -175,13 +188,13 @@ class Pipeline:
         rejections: list[Rejection] = []
         count = 0
         self._outcomes = outcomes = Counter()
+        recorded: dict[str, tuple[str, str]] = {}
+        self._recorded = recorded
         with self.app.batch() as batch:
             self.app.assume_missing(self._unseen)
             for incoming in self._chain(first, released):
                 rejections += self._expire(incoming, at)
                 rejections += self._apply(incoming, at)
-                if incoming.envelope is not None:
-                    self._unseen.discard(_receipt_id(incoming))
                 if not incoming.requeued:
                     positions[incoming.record.topic, incoming.record.partition] = incoming.record.offset
                 count += 1
@@ -193,6 +206,7 @@ class Pipeline:
             if rejections:
                 before_commit(rejections)
         self._unseen.difference_update(batch.aggregates)  # they exist now
+        self._receipts.update(recorded)
         return Step(count, positions, rejections, full=count >= self.batch_size, outcomes=outcomes)
 
     @staticmethod
@@ -247,17 +261,20 @@ class Pipeline:
         if self._seen_before(envelope, digest, source):
             self._outcomes["duplicate", envelope.message_type] += 1
             return False
-        receipt = Receipt(envelope.message_id, envelope.message_type, digest, at=at,
-                          topic=source.topic, partition=source.partition, offset=source.offset)
+        where = f"{source.topic}:{source.partition}@{source.offset}"
         if self._must_wait(envelope):
             self.parking.park(source, envelope, at)
-            self.app.save(receipt)
+            self._receipt(envelope, digest, where, at)
             self._outcomes["parked", envelope.message_type] += 1
             return False
         apply(self.app, envelope)
-        self.app.save(receipt)
+        self._receipt(envelope, digest, where, at)
         self._outcomes["applied", envelope.message_type] += 1
         return True
+
+    def _receipt(self, envelope: Envelope, digest: str, where: str, at: datetime) -> None:
+        self.app.receipt(envelope.message_id, envelope.message_type, digest, where, at)
+        self._recorded[envelope.message_id] = (digest, where)
 
     def _refuse(self, incoming: Incoming, source: Source, reason: str, error: str, at: datetime) -> list[Rejection]:
         reason = bounded_reason(reason)
@@ -296,16 +313,32 @@ class Pipeline:
         return True
 
     def _seen_before(self, envelope: Envelope, digest: str, source: Source) -> bool:
-        try:
-            receipt = self.app.load(Receipt.create_id(envelope.message_id))
-        except AggregateNotFoundError:
+        message_id = envelope.message_id
+        if message_id in self._recorded:
+            receipt = self._recorded[message_id]
+        elif message_id in self._receipts:
+            receipt = self._receipts[message_id]
+        else:
+            receipt = self.app.receipts([message_id]).get(message_id)
+        if receipt is None and self.app.legacy_receipts:
+            receipt = self._legacy_receipt(message_id)
+        if receipt is None:
             return False
-        if receipt.digest != digest:
+        first_digest, first_seen = receipt
+        if first_digest != digest:
             raise CannotApply(
-                f"message id {envelope.message_id} was already used for a different payload (first seen at {receipt.source})"
+                f"message id {message_id} was already used for a different payload (first seen at {first_seen})"
             )
-        log.debug("duplicate message ignored", order=envelope.key, message_id=envelope.message_id, first_seen=receipt.source)
+        log.debug("duplicate message ignored", order=envelope.key, message_id=message_id, first_seen=first_seen)
         return True
+
+    def _legacy_receipt(self, message_id: str) -> tuple[str, str] | None:
+        """The receipt of a message recorded as a ``Receipt`` aggregate, by a version before receipts were rows."""
+        try:
+            receipt = self.app.load(Receipt.create_id(message_id))  # known missing ones cost no query
+        except AggregateNotFoundError:
+            return None
+        return receipt.digest, receipt.source
 
     @staticmethod
     def _rejection(source: Source, envelope: Envelope | None, reason: str, error: str) -> Rejection:

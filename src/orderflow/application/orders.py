@@ -25,7 +25,7 @@ from orderflow.aggregates.numbering import NumberBlock, NumberSeries, WebOrderNu
 from orderflow.aggregates.web_order import WebOrder
 from orderflow.application.ciphers import cipher_env
 from orderflow.application.commands import OrderCommands
-from orderflow.application.positions import POPOPositionsRecorder
+from orderflow.application.positions import RECEIPT_COLUMNS, RECEIPTS, POPOPositionsRecorder, Rows, Staged
 from orderflow.settings import eventsourcing_env, libpq_ssl_env
 from orderflow.application.shredding import CustomerKeys, ShreddingMapper, UnknownCustomer, candidates
 from orderflow.application.transcodings import DateAsISO
@@ -47,8 +47,10 @@ class Orders(OrderCommands, Application[UUID]):
         os.environ.update(libpq_ssl_env(database_url))
         super().__init__(env={**eventsourcing_env(database_url), **cipher_env(cipher_keys), **(env or {})})
         self.recorder: ProcessRecorder
+        self.staged: Staged = getattr(self.recorder, "staged", None) or Staged()
         self.customer_keys = CustomerKeys(
-            getattr(self.recorder, "datastore", None), postgres=self._is_postgres, wrap=self.mapper.cipher
+            getattr(self.recorder, "datastore", None), postgres=self._is_postgres, wrap=self.mapper.cipher,
+            staged=self.staged,
         )
         self.mapper.keys = self.customer_keys
         self._batch: ProcessingEvent[UUID] | None = None
@@ -56,6 +58,8 @@ class Orders(OrderCommands, Application[UUID]):
         # lookups are not repeated by the next: a batch is one transaction's view.
         self._read: dict[UUID, Any] = {}
         self._missing: set[UUID] = set()
+        # Receipts of the open batch (message id -> digest, source), written as rows with its events.
+        self._receipts: dict[str, tuple[str, str, str, datetime]] = {}
         # Web orders as the last recorded batch left them: a consumer's orders stay in memory, not
         # read back per batch. Dropped whole when a batch is not recorded (see ``forget_cache``).
         self._cache: OrderedDict[UUID, WebOrder] = OrderedDict()
@@ -121,9 +125,84 @@ class Orders(OrderCommands, Application[UUID]):
             self._batch = None
             self._read = {}
             self._missing.clear()
+            self._receipts = {}
         self._remember({**read, **processing_event.aggregates})
         self._take_snapshots(processing_event)
         self._notify(recordings)
+
+    def _record(self, processing_event: ProcessingEvent[UUID]) -> Any:
+        """The library's recording, with the rows staged for the same transaction: the open batch's receipts,
+        new customers' keys (staged while the events are mapped)."""
+        if self._receipts:
+            self.staged.add(Rows(RECEIPTS, RECEIPT_COLUMNS, [
+                (message_id, digest, message_type, source, at.isoformat())
+                for message_id, (digest, message_type, source, at) in self._receipts.items()
+            ], pg_types=("text", "text", "text", "text", "timestamptz")))
+        self.mapper.prefetch(processing_event.events)
+        try:
+            recordings = super()._record(processing_event)
+        except BaseException:
+            self.customer_keys.settle(recorded=False)
+            raise
+        finally:
+            self.staged.clear()
+        self.customer_keys.settle(recorded=True)
+        return recordings
+
+    def receipt(self, message_id: str, message_type: str, digest: str, source: str, at: datetime) -> None:
+        """Record, with the open batch, that the message ``message_id`` was applied (or parked): a row, not an event.
+
+        A second receipt for one message id is an ``IntegrityError`` on recording: nothing of the batch is recorded.
+        """
+        if self._batch is None:
+            raise RuntimeError("receipts are recorded with a batch")
+        if message_id in self._receipts:
+            raise ValueError(f"message {message_id} already has a receipt in this batch")
+        self._receipts[message_id] = (digest, message_type, source, at)
+
+    def receipts(self, message_ids: list[str]) -> dict[str, tuple[str, str]]:
+        """The recorded receipts among ``message_ids`` (the open batch's included): message id -> (digest, source)."""
+        found = {m: (r[0], r[2]) for m in message_ids if (r := self._receipts.get(m)) is not None}
+        rest = [m for m in message_ids if m not in found]
+        if rest:
+            found.update(self._recorded_receipts(rest))
+        return found
+
+    @property
+    def legacy_receipts(self) -> bool:
+        """Whether the store holds receipts recorded as ``Receipt`` aggregates (before they were rows): then
+        deduplication asks about those too. Asked once per process."""
+        known = self.__dict__.get("_legacy_receipts")
+        if known is None:
+            recorder = self.recorder
+            datastore = getattr(recorder, "datastore", None)
+            known = False
+            if datastore is not None:
+                topic = "orderflow.aggregates.inbox:Receipt.Applied"
+                table = (f"{datastore.schema}.{recorder.events_table_name}" if self._is_postgres
+                         else recorder.events_table_name)
+                with datastore.transaction(commit=False) as cursor:
+                    cursor.execute(f"SELECT 1 AS found FROM {table} WHERE topic = {'%s' if self._is_postgres else '?'} "
+                                   "LIMIT 1", (topic,))
+                    known = bool(cursor.fetchall())
+            self.__dict__["_legacy_receipts"] = known
+        return known
+
+    def _recorded_receipts(self, message_ids: list[str], cursor: Any = None) -> dict[str, tuple[str, str]]:
+        recorder = self.recorder
+        if isinstance(recorder, POPOPositionsRecorder):
+            table = recorder.tables.get(RECEIPTS, {})
+            return {m: (row[1], row[3]) for m in message_ids if (row := table.get(m)) is not None}
+        if cursor is None:
+            with recorder.datastore.transaction(commit=False) as cursor:
+                return self._recorded_receipts(message_ids, cursor)
+        if self._is_postgres:
+            cursor.execute(f"SELECT message_id, digest, source FROM {recorder.datastore.schema}.{RECEIPTS} "
+                           "WHERE message_id = ANY(%s)", (message_ids,))
+        else:
+            cursor.execute(f"SELECT message_id, digest, source FROM {RECEIPTS} WHERE message_id IN "
+                           f"({','.join('?' * len(message_ids))})", message_ids)
+        return {row["message_id"]: (row["digest"], row["source"]) for row in cursor.fetchall()}
 
     def is_cached(self, aggregate_id: UUID) -> bool:
         return aggregate_id in self._cache
@@ -172,31 +251,40 @@ class Orders(OrderCommands, Application[UUID]):
             raise
         return aggregate
 
-    def missing(self, aggregate_ids: list[UUID]) -> set[UUID]:
-        """Which of these aggregates do not exist, in one query (none are known missing without a SQL store).
+    def missing(self, aggregate_ids: list[UUID], message_ids: list[str] = (), customers: list[str] = (),
+                ) -> tuple[set[UUID], dict[str, tuple[str, str]]]:
+        """Which of these aggregates do not exist (none are known missing without a SQL store), and the recorded
+        receipts among ``message_ids`` (message id -> digest, source): one query each, in one transaction, which
+        also reads the keys of ``customers`` (see :meth:`CustomerKeys.prefetch`) not known yet.
 
         A consumer asks "was this message seen?" for every message it polls:
-        one query per poll instead of one per message.
+        one round trip per poll instead of one per message.
         """
         recorder = self.recorder
         datastore = getattr(recorder, "datastore", None)
-        if datastore is None or not aggregate_ids:
-            return set()
-        if self.factory.__class__.__module__ == "eventsourcing.postgres":
-            sql = (
-                f"SELECT DISTINCT originator_id FROM {datastore.schema}.{recorder.events_table_name} "
-                "WHERE originator_id = ANY(%s)"
-            )
-            with datastore.transaction(commit=False) as cursor:
-                cursor.execute(sql, (list(aggregate_ids),))
+        message_ids = list(message_ids)
+        if datastore is None:
+            return set(), self._recorded_receipts(message_ids) if message_ids else {}
+        if not aggregate_ids and not message_ids and not customers:
+            return set(), {}
+        found: set[UUID] = set()
+        receipts: dict[str, tuple[str, str]] = {}
+        with datastore.transaction(commit=False) as cursor:
+            if aggregate_ids and self._is_postgres:
+                cursor.execute(
+                    f"SELECT DISTINCT originator_id FROM {datastore.schema}.{recorder.events_table_name} "
+                    "WHERE originator_id = ANY(%s)", (list(aggregate_ids),))
                 found = {row["originator_id"] for row in cursor.fetchall()}
-        else:
-            marks = ",".join("?" * len(aggregate_ids))
-            sql = f"SELECT DISTINCT originator_id FROM {recorder.events_table_name} WHERE originator_id IN ({marks})"
-            with datastore.transaction(commit=False) as cursor:
-                cursor.execute(sql, [i.hex for i in aggregate_ids])
+            elif aggregate_ids:
+                marks = ",".join("?" * len(aggregate_ids))
+                cursor.execute(f"SELECT DISTINCT originator_id FROM {recorder.events_table_name} "
+                               f"WHERE originator_id IN ({marks})", [i.hex for i in aggregate_ids])
                 found = {UUID(row["originator_id"]) for row in cursor.fetchall()}
-        return {i for i in aggregate_ids if i not in found}
+            if message_ids:
+                receipts = self._recorded_receipts(message_ids, cursor)
+            if customers:
+                self.customer_keys.prefetch(list(customers), cursor)
+        return {i for i in aggregate_ids if i not in found}, receipts
 
     def assume_missing(self, aggregate_ids: set[UUID]) -> None:
         """Let the open batch take these aggregates as not existing, without asking the store.

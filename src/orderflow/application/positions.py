@@ -6,18 +6,63 @@ The eventsourcing library records one :class:`Tracking` per transaction, so
 :class:`Positions` carries the others along, and these recorders write each
 of them (a position that does not move forward is still an ``IntegrityError``:
 another consumer recorded it first).
+
+The same transaction writes the rows a thread staged in :class:`Staged`
+before it recorded its events: the inbound receipts (``message_receipts``,
+one row per applied message: deduplication without an aggregate per message)
+and new customers' keys (:mod:`orderflow.application.shredding`). A staged row whose key
+exists already is an ``IntegrityError`` too, and nothing of the transaction
+is recorded.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from eventsourcing.persistence import Tracking
+from eventsourcing.persistence import IntegrityError, Tracking
 from eventsourcing.popo import POPOProcessRecorder
 from eventsourcing.postgres import PostgresProcessRecorder
 from eventsourcing.sqlite import SQLiteProcessRecorder
+from psycopg.sql import SQL, Identifier
+
+RECEIPTS = "message_receipts"
+RECEIPT_COLUMNS = ("message_id", "digest", "message_type", "source", "recorded_at")
+
+
+@dataclass(frozen=True)
+class Rows:
+    """Rows of one table, keyed by their first column; ``skip_existing``: a row whose key exists is left alone
+    (else it is an ``IntegrityError``)."""
+
+    table: str
+    columns: tuple[str, ...]
+    rows: list[tuple]
+    skip_existing: bool = False
+    pg_types: tuple[str, ...] = ()
+    """The columns' PostgreSQL types (text if not given): all rows go in one ``INSERT ... SELECT FROM unnest``."""
+
+
+class Staged(threading.local):
+    """Rows to write in the transaction of this thread's next event insert (cleared by whoever staged them)."""
+
+    def __init__(self) -> None:
+        self.rows: list[Rows] = []
+
+    def add(self, rows: Rows) -> None:
+        """Stage ``rows``; rows of one table (same columns and rule) go into one statement."""
+        if not rows.rows:
+            return
+        for staged in self.rows:
+            if (staged.table, staged.columns, staged.skip_existing) == (rows.table, rows.columns, rows.skip_existing):
+                staged.rows.extend(rows.rows)
+                return
+        self.rows.append(Rows(rows.table, rows.columns, list(rows.rows), rows.skip_existing, rows.pg_types))
+
+    def clear(self) -> None:
+        self.rows = []
 
 
 @dataclass(frozen=True)
@@ -41,19 +86,85 @@ def each(tracking: Tracking) -> Iterator[Tracking]:
         yield from tracking.more
 
 
+def _conflict(rows: Rows) -> str:
+    return f" ON CONFLICT ({rows.columns[0]}) DO NOTHING" if rows.skip_existing else ""
+
+
+def _insert_sql(rows: Rows, table: str, mark: str) -> str:
+    return f"INSERT INTO {table} ({', '.join(rows.columns)}) VALUES ({', '.join([mark] * len(rows.columns))}){_conflict(rows)}"
+
+
+def _insert_unnest_sql(rows: Rows, table: str) -> str:
+    types = rows.pg_types or ("text",) * len(rows.columns)
+    return (f"INSERT INTO {table} ({', '.join(rows.columns)}) SELECT * FROM unnest("
+            f"{', '.join(f'%s::{t}[]' for t in types)}){_conflict(rows)}")
+
+
 class PostgresPositionsRecorder(PostgresProcessRecorder):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.staged = Staged()
+        self.sql_create_statements.append(SQL(
+            "CREATE TABLE IF NOT EXISTS {schema}.{table} (message_id TEXT PRIMARY KEY, digest TEXT NOT NULL, "
+            "message_type TEXT NOT NULL, source TEXT NOT NULL, recorded_at TIMESTAMPTZ NOT NULL)"
+        ).format(schema=Identifier(self.datastore.schema), table=Identifier(RECEIPTS)))
+
+    def _insert_events(self, curs: Any, stored_events: Any, **kwargs: Any) -> None:
+        super()._insert_events(curs, stored_events, **kwargs)
+        for rows in self.staged.rows:
+            curs.execute(_insert_unnest_sql(rows, f"{self.datastore.schema}.{rows.table}"),
+                         [list(column) for column in zip(*rows.rows)])
+
     def _insert_tracking(self, curs: Any, tracking: Tracking) -> None:
         for one in each(tracking):
             super()._insert_tracking(curs, tracking=one)
 
 
 class SQLitePositionsRecorder(SQLiteProcessRecorder):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.staged = Staged()
+
+    def construct_create_table_statements(self) -> list[str]:
+        return [*super().construct_create_table_statements(),
+                f"CREATE TABLE IF NOT EXISTS {RECEIPTS} (message_id TEXT PRIMARY KEY, digest TEXT NOT NULL, "
+                "message_type TEXT NOT NULL, source TEXT NOT NULL, recorded_at TEXT NOT NULL)"]
+
+    def _insert_events(self, c: Any, stored_events: Any, **kwargs: Any) -> Any:
+        returning = super()._insert_events(c, stored_events, **kwargs)
+        for rows in self.staged.rows:
+            c.executemany(_insert_sql(rows, rows.table, "?"), rows.rows)
+        return returning
+
     def _insert_tracking(self, c: Any, tracking: Tracking) -> None:
         for one in each(tracking):
             super()._insert_tracking(c, one)
 
 
 class POPOPositionsRecorder(POPOProcessRecorder):
+    def __init__(self) -> None:
+        super().__init__()
+        self.staged = Staged()
+        self.tables: dict[str, dict[Any, tuple]] = {}
+
+    def _assert_uniqueness(self, stored_events: Any, **kwargs: Any) -> None:
+        super()._assert_uniqueness(stored_events, **kwargs)
+        for rows in self.staged.rows:
+            if rows.skip_existing:
+                continue
+            table = self.tables.get(rows.table, {})
+            keys = [row[0] for row in rows.rows]
+            if len(set(keys)) < len(keys) or any(key in table for key in keys):
+                raise IntegrityError(f"a row of {rows.table} exists already")
+
+    def _update_table(self, stored_events: Any, **kwargs: Any) -> Any:
+        notification_ids = super()._update_table(stored_events, **kwargs)
+        for rows in self.staged.rows:
+            table = self.tables.setdefault(rows.table, {})
+            for row in rows.rows:
+                table.setdefault(row[0], row)
+        return notification_ids
+
     def _assert_tracking_uniqueness(self, tracking: Tracking) -> None:
         for one in each(tracking):
             super()._assert_tracking_uniqueness(one)

@@ -20,6 +20,10 @@ The key store (:class:`CustomerKeys`, two tables next to the events) maps a
 hash of the customer id to a random subject id and its key, and each order to
 its subject. Events carry only the random subject id, so once the key row is
 deleted nothing links the customer id (an e-mail address, say) to its orders.
+A new customer's key row and each new order's row are written in the
+transaction that records the order's first event (staged rows, see
+:mod:`orderflow.application.positions`): an order costs no transaction of its own, and a
+key is never stored without the events sealed with it, nor the other way round.
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ from eventsourcing.persistence import Cipher, Mapper, StoredEvent
 from eventsourcing.utils import get_topic
 
 from orderflow.contract.personal import personal_fields
+from orderflow.application.positions import Rows, Staged
 
 ENCRYPTED = "<encrypted>"
 FORGOTTEN = "<forgotten>"
@@ -95,8 +100,14 @@ class CustomerKeys:
     the keys are stored encrypted with it.
     """
 
-    def __init__(self, datastore: Any = None, postgres: bool = False, wrap: Cipher | None = None):
+    def __init__(self, datastore: Any = None, postgres: bool = False, wrap: Cipher | None = None,
+                 staged: Staged | None = None):
         self._datastore, self._postgres, self._wrap = datastore, postgres, wrap
+        self._staged = staged if staged is not None else Staged()
+        self._subjects: dict[str, tuple[str | None, float]] = {}
+        """customer hash -> its subject (None: no key), as read or staged, trusted for ``KEY_TTL_SECONDS``."""
+        self._recording = threading.local()
+        """``pending``: (customer hash, subject, order id) staged for the transaction this thread is recording."""
         self._lock = threading.Lock()
         self._memory: dict[str, tuple[str, bytes]] = {}
         self._memory_orders: dict[str, str] = {}
@@ -110,10 +121,11 @@ class CustomerKeys:
     def _table(self, name: str) -> str:
         return f"{self._datastore.schema}.{name}" if self._postgres else name
 
-    def _sql(self, sql: str, params: tuple = (), fetch: bool = False, then: tuple[str, tuple] | None = None) -> list[Any]:
+    def _sql(self, sql: str, params: tuple = (), fetch: bool = False, then: tuple[str, tuple] | None = None,
+             commit: bool = True) -> list[Any]:
         """Run ``sql`` (and ``then``, in the same transaction); return ``sql``'s rows if ``fetch``."""
         rows: list[Any] = []
-        with self._datastore.transaction(commit=True) as cursor:
+        with self._datastore.transaction(commit=commit) as cursor:
             for n, (text, args) in enumerate([(sql, params), *([then] if then else [])]):
                 text = text.format(keys=self._table("customer_keys"), orders=self._table("order_customers"))
                 cursor.execute(text.replace("?", "%s") if self._postgres else text, args)
@@ -131,24 +143,71 @@ class CustomerKeys:
 
     def subject_for(self, customer: str, order_id: str) -> str:
         """The subject id of ``customer``, created with a fresh key if the customer has none (or was forgotten);
-        ``order_id`` is remembered as one of its orders. One transaction."""
+        ``order_id`` is remembered as one of its orders. Written with the events being recorded (staged rows);
+        a key another process created meanwhile for the same customer is an ``IntegrityError`` there."""
         digest = customer_hash(customer)
-        subject, key = uuid.uuid4().hex, AESGCM.generate_key(256)
-        stored = self._wrap.encrypt(key) if self._wrap else key
         if self._datastore is None:
+            subject, key = uuid.uuid4().hex, AESGCM.generate_key(256)
+            stored = self._wrap.encrypt(key) if self._wrap else key
             with self._lock:
                 subject, _ = self._memory.setdefault(digest, (subject, stored))
                 self._memory_orders.setdefault(order_id, subject)
-        else:
-            subject = self._sql(
-                "INSERT INTO {keys} (subject, customer_hash, key) VALUES (?, ?, ?) ON CONFLICT (customer_hash) "
-                "DO UPDATE SET customer_hash = excluded.customer_hash RETURNING subject", (subject, digest, stored),
-                fetch=True,
-                then=("INSERT INTO {orders} (order_id, subject) SELECT ?, subject FROM {keys} WHERE customer_hash = ? "
-                      "ON CONFLICT (order_id) DO NOTHING", (order_id, digest)),
-            )[0]["subject"]
+            self._cache_order(order_id, subject)
+            return subject
+        cached = self._subjects.get(digest)
+        if cached is None or time.monotonic() - cached[1] >= KEY_TTL_SECONDS:
+            self.prefetch([customer])
+            cached = self._subjects[digest]
+        subject = cached[0]
+        if subject is not None and self.key(subject) is None:
+            subject = None  # forgotten: the customer starts again with a new key
+        if subject is None:
+            subject, key = uuid.uuid4().hex, AESGCM.generate_key(256)
+            stored = self._wrap.encrypt(key) if self._wrap else key
+            self._staged.add(Rows("customer_keys", ("subject", "customer_hash", "key"), [(subject, digest, stored)],
+                                  pg_types=("text", "text", "bytea")))
+            self._subjects[digest] = (subject, time.monotonic())
+            self._keys[subject] = (key, time.monotonic())
+        self._staged.add(Rows("order_customers", ("order_id", "subject"), [(order_id, subject)], skip_existing=True))
+        self._recording.__dict__.setdefault("pending", []).append((digest, subject, order_id))
         self._cache_order(order_id, subject)
         return subject
+
+    def prefetch(self, customers: list[str], cursor: Any = None) -> None:
+        """Read the subjects and keys of these customers (those not known) in one query (with ``cursor``, in its
+        transaction)."""
+        if self._datastore is None:
+            return
+        now = time.monotonic()
+        digests = {customer_hash(c) for c in customers}
+        digests = [d for d in digests if (c := self._subjects.get(d)) is None or now - c[1] >= KEY_TTL_SECONDS]
+        if not digests:
+            return
+        sql = f"SELECT subject, customer_hash, key FROM {{keys}} WHERE customer_hash IN ({','.join('?' * len(digests))})"
+        if cursor is None:
+            rows = self._sql(sql, tuple(digests), fetch=True, commit=False)
+        else:
+            sql = sql.format(keys=self._table("customer_keys"))
+            cursor.execute(sql.replace("?", "%s") if self._postgres else sql, tuple(digests))
+            rows = list(cursor.fetchall())
+        if len(self._subjects) >= 20_000:
+            self._subjects.clear()
+        for digest in digests:
+            self._subjects[digest] = (None, now)
+        for row in rows:
+            stored = bytes(row["key"])
+            self._subjects[row["customer_hash"]] = (row["subject"], now)
+            self._keys[row["subject"]] = (self._wrap.decrypt(stored) if self._wrap else stored, now)
+
+    def settle(self, recorded: bool) -> None:
+        """The transaction that wrote the staged rows ended; if it was not recorded, forget what it would have made."""
+        pending, self._recording.pending = self._recording.__dict__.get("pending", []), []
+        if recorded:
+            return
+        for digest, subject, order_id in pending:
+            self._subjects.pop(digest, None)
+            self._keys.pop(subject, None)
+            self._orders.pop(order_id, None)
 
     def key(self, subject: str) -> bytes | None:
         """The subject's key; None once its customer was forgotten."""
@@ -196,6 +255,7 @@ class CustomerKeys:
                 return None
             subject = rows[0]["subject"]
             orders = self._sql("SELECT count(*) AS n FROM {orders} WHERE subject = ?", (subject,), fetch=True)[0]["n"]
+        self._subjects.pop(digest, None)
         self._keys[subject] = (None, time.monotonic())
         return subject, orders
 
@@ -245,7 +305,7 @@ class ShreddingMapper(Mapper[UUID]):
         else:
             state = _swap(state, names, _is_value, lambda v: values.append(v) or ENCRYPTED)
         if values:
-            nonce = os.urandom(12)
+            nonce = _nonce()
             sealed = AESGCM(key).encrypt(nonce, json.dumps(values).encode(), subject.encode())
             state[FIELD] = {"s": subject, "c": b64encode(nonce + sealed).decode()}
         masked = object.__new__(type(domain_event))  # the event itself is not changed: it may be in use
@@ -261,6 +321,20 @@ class ShreddingMapper(Mapper[UUID]):
             object.__setattr__(domain_event, "__dict__", _swap(
                 state, personal_fields().names, lambda v: v == ENCRYPTED, lambda _: next(values, FORGOTTEN)))
         return domain_event
+
+    def prefetch(self, events: Any) -> None:
+        """Read the keys of the customers of the orders these events place, in one query, before they are mapped."""
+        if self.keys is None:
+            return
+        customers = []
+        for event in events:
+            state = vars(event)
+            if state.get("originator_version") == 1 and "storefront_reference" in state \
+                    and get_topic(type(event)).startswith(ORDER_TOPICS):
+                source = state.get("draft") if "draft" in state else state.get("payload")
+                customers.append(customer_of(source, state["storefront_reference"]))
+        if customers:
+            self.keys.prefetch(customers)
 
     def _subject(self, state: dict[str, Any]) -> str | None:
         assert self.keys is not None
@@ -280,6 +354,22 @@ class ShreddingMapper(Mapper[UUID]):
             return json.loads(AESGCM(key).decrypt(raw[:12], raw[12:], sealed["s"].encode()))
         except InvalidTag:  # a newer key of a customer forgotten and seen again: the old values stay forgotten
             return []
+
+
+class _Nonces(threading.local):
+    """Random 96-bit AES-GCM nonces, read from the OS 4 KiB at a time rather than one system call per event."""
+
+    def __init__(self) -> None:
+        self.pool, self.at = b"", 0
+
+    def take(self) -> bytes:
+        if self.at + 12 > len(self.pool):
+            self.pool, self.at = os.urandom(12 * 341), 0
+        self.at += 12
+        return self.pool[self.at - 12:self.at]
+
+
+_nonce = _Nonces().take
 
 
 def _is_value(value: Any) -> bool:

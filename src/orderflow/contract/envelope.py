@@ -213,7 +213,8 @@ def _decode_payload(value: bytes | None, content_type: str) -> dict[str, Any]:
     payload = _unpack(value) if content_type == MSGPACK else _parse_json(value)
     if not isinstance(payload, dict):
         raise BadEnvelope(f"the payload must be a map, not {_type_name(payload)}")
-    _check(payload, "", 1)
+    if not _fine(payload, 1):
+        _check(payload, "", 1)  # raises, naming where
     return payload
 
 
@@ -277,6 +278,29 @@ def _json_float(text: str) -> float:
 
 def _json_constant(name: str) -> float:
     raise _Refused(f"{name} is not a JSON number")
+
+
+def _fine(node: Any, depth: int) -> bool:
+    """True if :func:`_check` would accept ``node``: the same rules, without building field paths."""
+    kind = type(node)
+    if kind is str:
+        return "\x00" not in node and not SURROGATE.search(node)
+    if kind is dict:
+        if depth > MAX_DEPTH:
+            return False
+        for name, item in node.items():
+            if type(name) is not str or "\x00" in name or SURROGATE.search(name) or not _fine(item, depth + 1):
+                return False
+        return True
+    if kind is list:
+        return depth <= MAX_DEPTH and all(_fine(item, depth + 1) for item in node)
+    if kind is bool or node is None:
+        return True
+    if kind is int:
+        return abs(node) <= MAX_INT
+    if kind is float:
+        return math.isfinite(node)
+    return False  # subclasses and other types: the full check decides and names them
 
 
 def _check(node: Any, path: str, depth: int) -> None:
