@@ -54,11 +54,20 @@ def test_the_engine_s_clients_log_in_with_sasl_plain_and_carry_messages(sasl_bro
 def test_a_wrong_password_is_refused_by_the_broker_with_a_clear_reason_that_does_not_print_it(sasl_broker, tmp_path,
                                                                                              caplog):
     settings = settings_for(sasl_broker, "wrong-password", tmp_path)
-    with pytest.raises(KafkaError):  # kafka-python retries, then gives up: "Unable to bootstrap"
-        KafkaProducer(**settings.kafka_config(), max_block_ms=8_000).send("x", b"v").get(timeout=15)
-    said = "\n".join(record.getMessage() for record in caplog.records)
-    assert "SaslAuthenticationFailedError" in said and "Invalid username or password" in said
-    assert "wrong-password" not in said
+    # The broker answers a failed authentication, then closes the connection. On a loaded machine kafka-python 3.0
+    # now and then sees the close before it reads the answer, and logs only "socket disconnected": each attempt
+    # must be refused and must not print the password; one of three must carry the broker's reason.
+    reasons = []
+    for _ in range(3):
+        caplog.clear()
+        with pytest.raises(KafkaError):  # kafka-python retries, then gives up: "Unable to bootstrap"
+            KafkaProducer(**settings.kafka_config(), max_block_ms=8_000).send("x", b"v").get(timeout=15)
+        said = "\n".join(record.getMessage() for record in caplog.records)
+        assert "wrong-password" not in said
+        reasons.append("SaslAuthenticationFailedError" in said and "Invalid username or password" in said)
+        if reasons[-1]:
+            break
+    assert any(reasons), "the broker's reason never reached the log"
 
 
 def test_sasl_settings_are_checked_before_any_connection():
