@@ -46,11 +46,17 @@ def rebuild(
             view.drop_tables(cursor)
             cursor.execute("DELETE FROM projection_tracking WHERE name = ?", (ProjectionRunner.tracking_name(view),))
     runner = ProjectionRunner(app, db, views, batch_size=batch_size)
+    with db.transaction() as cursor:  # every event applied once into fresh tables: keys are added at the end
+        for view in views:
+            view.defer_keys(cursor)
     total = runner.head()
     while runner.run_once():
         if progress is not None:
             progress(min(runner.positions()), total)
     positions = {view.name: position for view, position in zip(views, runner.positions())}
+    with db.transaction() as cursor:  # before the swap, whose transaction locks the live tables
+        for view in views:
+            view.restore_keys(cursor)
     with db.transaction() as cursor:
         for view in views:
             swap_in(cursor, view, db.is_postgres)
