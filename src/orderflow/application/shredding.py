@@ -388,8 +388,13 @@ class ShreddingMapper(Mapper[UUID]):
         if key is None:
             return []
         raw = b64decode(sealed["c"])
+        cipher = _ciphers.get(key)
+        if cipher is None:
+            if len(_ciphers) >= 20_000:
+                _ciphers.clear()
+            cipher = _ciphers[key] = AESGCM(key)
         try:
-            return json.loads(AESGCM(key).decrypt(raw[:12], raw[12:], sealed["s"].encode()))
+            return json.loads(cipher.decrypt(raw[:12], raw[12:], sealed["s"].encode()))
         except InvalidTag:  # a newer key of a customer forgotten and seen again: the old values stay forgotten
             return []
 
@@ -408,6 +413,9 @@ class _Nonces(threading.local):
 
 
 _nonce = _Nonces().take
+
+_ciphers: dict[bytes, AESGCM] = {}
+"""Key -> its AES-GCM cipher, for unsealing: a customer's events are many, the cipher is made once (a cache)."""
 
 
 def _is_value(value: Any) -> bool:
