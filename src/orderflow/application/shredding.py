@@ -225,6 +225,28 @@ class CustomerKeys:
         self._keys[subject] = (key, time.monotonic())
         return key
 
+    def prefetch_keys(self, subjects: Any) -> None:
+        """Read the keys of these subjects (those not cached, or cached longer than the TTL) in one query.
+
+        Unsealing a page of events asks for each of their customers' keys; read one by one that is a
+        round trip per customer. A subject without a key row (forgotten) is cached as None, as :meth:`key` does.
+        """
+        if self._datastore is None:
+            return
+        now = time.monotonic()
+        wanted = [s for s in set(subjects) if (c := self._keys.get(s)) is None or now - c[1] >= KEY_TTL_SECONDS]
+        for start in range(0, len(wanted), 1000):
+            chunk = wanted[start:start + 1000]
+            rows = self._sql(f"SELECT subject, key FROM {{keys}} WHERE subject IN ({','.join('?' * len(chunk))})",
+                             tuple(chunk), fetch=True, commit=False)
+            found = {row["subject"]: bytes(row["key"]) for row in rows}
+            if len(self._keys) + len(chunk) >= 20_000:
+                self._keys.clear()  # a cache: customers' keys are read again when needed
+            for subject in chunk:
+                stored = found.get(subject)
+                key = self._wrap.decrypt(stored) if stored is not None and self._wrap else stored
+                self._keys[subject] = (key, now)
+
     def find(self, customer: str) -> tuple[str, int] | None:
         """The customer's subject id and how many orders it has; None if it has no key."""
         digest = customer_hash(customer)
@@ -314,13 +336,29 @@ class ShreddingMapper(Mapper[UUID]):
 
     def to_domain_event(self, stored_event: StoredEvent) -> Any:
         domain_event = super().to_domain_event(stored_event)
-        state = domain_event.__dict__
-        sealed = state.pop(FIELD, None)
+        sealed = domain_event.__dict__.pop(FIELD, None)
         if sealed is not None:
-            values = iter(self._open(sealed))
-            object.__setattr__(domain_event, "__dict__", _swap(
-                state, personal_fields().names, lambda v: v == ENCRYPTED, lambda _: next(values, FORGOTTEN)))
+            self._unseal(domain_event, sealed)
         return domain_event
+
+    def to_domain_events(self, stored_events: Any) -> list[Any]:
+        """:meth:`to_domain_event` of each, with the keys of all their customers read in one query."""
+        events = [Mapper.to_domain_event(self, stored_event) for stored_event in stored_events]
+        sealed = [(event, seal) for event in events if (seal := event.__dict__.pop(FIELD, None)) is not None]
+        if sealed and self.keys is not None:
+            self.keys.prefetch_keys(seal["s"] for _, seal in sealed)
+        for event, seal in sealed:
+            self._unseal(event, seal)
+        return events
+
+    def _unseal(self, domain_event: Any, sealed: dict[str, str]) -> None:
+        """Put the sealed values back in place of ``<encrypted>`` (``<forgotten>`` once the key is gone).
+
+        The event's state was just decoded, so nobody else holds it: it is changed in place, in the order
+        :func:`_swap` sealed the values.
+        """
+        values = iter(self._open(sealed))
+        _unseal_in_place(domain_event.__dict__, personal_fields().names, values)
 
     def prefetch(self, events: Any) -> None:
         """Read the keys of the customers of the orders these events place, in one query, before they are mapped."""
@@ -350,8 +388,13 @@ class ShreddingMapper(Mapper[UUID]):
         if key is None:
             return []
         raw = b64decode(sealed["c"])
+        cipher = _ciphers.get(key)
+        if cipher is None:
+            if len(_ciphers) >= 20_000:
+                _ciphers.clear()
+            cipher = _ciphers[key] = AESGCM(key)
         try:
-            return json.loads(AESGCM(key).decrypt(raw[:12], raw[12:], sealed["s"].encode()))
+            return json.loads(cipher.decrypt(raw[:12], raw[12:], sealed["s"].encode()))
         except InvalidTag:  # a newer key of a customer forgotten and seen again: the old values stay forgotten
             return []
 
@@ -371,6 +414,9 @@ class _Nonces(threading.local):
 
 _nonce = _Nonces().take
 
+_ciphers: dict[bytes, AESGCM] = {}
+"""Key -> its AES-GCM cipher, for unsealing: a customer's events are many, the cipher is made once (a cache)."""
+
 
 def _is_value(value: Any) -> bool:
     return isinstance(value, str) and value != ""
@@ -386,3 +432,19 @@ def _swap(value: Any, names: frozenset[str], match: Callable[[Any], bool], swap:
     if isinstance(value, list):
         return [_swap(v, names, match, swap, depth + 1) for v in value]
     return value
+
+
+def _unseal_in_place(value: Any, names: frozenset[str], values: Any, depth: int = 0) -> None:
+    """:func:`_swap` with ``match`` ``== ENCRYPTED`` and ``swap`` the next of ``values``, on ``value`` itself."""
+    if depth > 12:
+        return
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if k in names and v == ENCRYPTED:
+                value[k] = next(values, FORGOTTEN)
+            elif isinstance(v, (dict, list)):
+                _unseal_in_place(v, names, values, depth + 1)
+    elif isinstance(value, list):
+        for v in value:
+            if isinstance(v, (dict, list)):
+                _unseal_in_place(v, names, values, depth + 1)

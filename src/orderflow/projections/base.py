@@ -33,10 +33,15 @@ class View(ABC):
     handles: ClassVar[tuple[type, ...]] = ()
     #: The event classes for which ``apply`` needs the aggregate as the event left it.
     follows: ClassVar[tuple[type, ...]] = ()
+    #: Tables only ever inserted into (``ON CONFLICT ... DO NOTHING``), with their primary key's columns:
+    #: a rebuild on PostgreSQL loads them without the key and adds it at the end (:meth:`defer_keys`).
+    append_only: ClassVar[dict[str, tuple[str, ...]]] = {}
 
     def __init__(self, is_postgres: bool, suffix: str = ""):
         self.is_postgres = is_postgres
         self.suffix = suffix
+        self._unkeyed: set[str] = set()
+        """Fresh tables loaded without their primary key (a rebuild's), by full name: rows are copied straight in."""
 
     def table(self, base: str) -> str:
         return base + self.suffix
@@ -53,6 +58,28 @@ class View(ABC):
     @abstractmethod
     def create_tables(self, cursor: Cursor) -> None:
         """Create this view's tables if they do not exist."""
+
+    def defer_keys(self, cursor: Cursor) -> None:
+        """Drop the primary keys of the (fresh, empty) :attr:`append_only` tables, for a bulk load; PostgreSQL only.
+
+        Only for a load that applies every event once, from the start, into fresh tables (a rebuild): each row
+        is then new, so rows are copied in with no key to check or maintain. :meth:`restore_keys` adds the keys
+        back once the load is done (and fails, so nothing is swapped in, if a key repeats).
+        """
+        if not self.is_postgres:
+            return
+        for base in self.append_only:
+            table = self.table(base)
+            cursor.execute(f"ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {table}_pkey")
+            self._unkeyed.add(table)
+
+    def restore_keys(self, cursor: Cursor) -> None:
+        """Add the primary keys :meth:`defer_keys` dropped (under their usual names)."""
+        for base, key in self.append_only.items():
+            table = self.table(base)
+            if table in self._unkeyed:
+                cursor.execute(f"ALTER TABLE {table} ADD CONSTRAINT {table}_pkey PRIMARY KEY ({', '.join(key)})")
+                self._unkeyed.discard(table)
 
     def drop_tables(self, cursor: Cursor) -> None:
         for base in self.tables:
@@ -100,6 +127,9 @@ class View(ABC):
         repeat a key if it updates.
         """
         if not rows:
+            return
+        if table in self._unkeyed:  # a bulk load: every row is new
+            cursor.copy_rows(table, columns, rows)  # type: ignore[attr-defined]
             return
         names = ", ".join(columns)
         if not self.is_postgres or len(rows) < COPY_FROM:

@@ -29,6 +29,7 @@ class EventLogView(FollowingView):
 
     name = "event_log"
     tables = ("event_log",)
+    append_only = {"event_log": ("order_id", "event_version")}
 
     def create_tables(self, cursor: Cursor) -> None:
         cursor.execute(

@@ -10,7 +10,9 @@ rebuilt view's position.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import gc
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 
 import structlog
 
@@ -26,6 +28,26 @@ SUFFIX = "__rebuild"
 
 Progress = Callable[[int, int], None]
 
+GC_THRESHOLDS = (50_000, 50, 100)
+"""The collector's thresholds during a rebuild (CPython's defaults: 700, 10, 10).
+
+A rebuild allocates a few hundred objects per event (decoded events, the followed orders' new states,
+rows) and keeps thousands of orders alive in the follower's cache. At the default thresholds the
+collector ran about every two events and fully every 6,600, each full pass scanning every live
+order: 28% of a rebuild of 311k events (12.3 s of 43 s), more per event the more history there is.
+"""
+
+
+@contextmanager
+def collector_thresholds(thresholds: tuple[int, int, int] = GC_THRESHOLDS) -> Iterator[None]:
+    """Run the block with the cyclic garbage collector's thresholds at ``thresholds``, then put them back."""
+    before = gc.get_threshold()
+    gc.set_threshold(*thresholds)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
+
 
 def rebuild(
     app: Orders,
@@ -39,6 +61,13 @@ def rebuild(
     ``progress(done, total)`` is called after every batch with the position
     every fresh view has reached and the store's head when the rebuild began.
     """
+    with collector_thresholds():
+        return _rebuild(app, db, names, progress, batch_size)
+
+
+def _rebuild(
+    app: Orders, db: Database, names: Sequence[str] | None, progress: Progress | None, batch_size: int
+) -> dict[str, int]:
     views = select_views(app, db.is_postgres, names)
     with db.transaction() as cursor:
         cursor.execute(TRACKING_DDL)
@@ -46,11 +75,17 @@ def rebuild(
             view.drop_tables(cursor)
             cursor.execute("DELETE FROM projection_tracking WHERE name = ?", (ProjectionRunner.tracking_name(view),))
     runner = ProjectionRunner(app, db, views, batch_size=batch_size)
+    with db.transaction() as cursor:  # every event applied once into fresh tables: keys are added at the end
+        for view in views:
+            view.defer_keys(cursor)
     total = runner.head()
     while runner.run_once():
         if progress is not None:
             progress(min(runner.positions()), total)
     positions = {view.name: position for view, position in zip(views, runner.positions())}
+    with db.transaction() as cursor:  # before the swap, whose transaction locks the live tables
+        for view in views:
+            view.restore_keys(cursor)
     with db.transaction() as cursor:
         for view in views:
             swap_in(cursor, view, db.is_postgres)

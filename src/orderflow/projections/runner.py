@@ -145,14 +145,20 @@ class ProjectionRunner:
         """
         # The usual case: every view behind, at the same position.
         level = len(behind) == len(self.views) and len(set(behind.values())) == 1
+        taken = []
         for notification in notifications:
             views, follow = self._route(notification.topic)
             if not level:
                 views = [view for view in views if behind.get(view, notification.id) < notification.id]
-            if not views:
-                continue
-            event = self.app.mapper.to_domain_event(notification)
-            aggregate = self.follower.advance(event) if follow else None
+            if views:
+                taken.append((notification, views, follow))
+        mapper = self.app.mapper
+        many = getattr(mapper, "to_domain_events", None)  # the shredding mapper reads the page's keys in one query
+        stored = [notification for notification, _, _ in taken]
+        events = many(stored) if many is not None else [mapper.to_domain_event(n) for n in stored]
+        advance = self.follower.advance
+        for (notification, views, follow), event in zip(taken, events):
+            aggregate = advance(event) if follow else None
             for view in views:
                 view.apply(event, notification.id, aggregate)
 

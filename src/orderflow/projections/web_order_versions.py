@@ -29,6 +29,10 @@ class WebOrderVersionsView(FollowingView):
 
     name = "web_order_versions"
     tables = ("web_order_versions", "web_order_version_lines")
+    append_only = {
+        "web_order_versions": ("order_id", "version_no"),
+        "web_order_version_lines": ("order_id", "version_no", "line_no"),
+    }
 
     def create_tables(self, cursor: Cursor) -> None:
         m, t = self.money, self.timestamp
