@@ -1,0 +1,51 @@
+"""The engine's memory does not grow with the number of orders (issue 10: peak RSS flat from 1× to 10×).
+
+The engine keeps web orders in three caches (the consumer's, the projections'
+and the outbound publisher's); each is full long before a run of a few thousand
+orders ends, so a run of ten times as many orders holds no more of them.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from uuid import uuid4
+
+from orderflow.bootstrap import bootstrap
+from orderflow.outbound import OutboundPublisher
+from orderflow.projections.follow import CACHED_ORDERS, AggregateFollower
+from orderflow.settings import Settings
+
+#: The orders of the benchmark's 1× run (``bench/run.py``, size full): the caches must be full before it ends.
+BENCH_ONE_X_ORDERS = 3_500
+
+
+class _Created:
+    """An order's first event: ``mutate`` gives a new aggregate at version 1."""
+
+    originator_version = 1
+
+    def __init__(self) -> None:
+        self.originator_id = uuid4()
+
+    def mutate(self, aggregate: object) -> object:
+        return SimpleNamespace(id=self.originator_id, version=1)
+
+
+def test_the_follower_keeps_at_most_cached_orders_however_many_orders_it_follows() -> None:
+    follower = AggregateFollower(app=None)  # type: ignore[arg-type] - first events never read the store
+    events = [_Created() for _ in range(BENCH_ONE_X_ORDERS)]
+    for event in events:
+        follower.advance(event)
+    assert len(follower._cache) == CACHED_ORDERS < BENCH_ONE_X_ORDERS
+    assert list(follower._cache)[-1] == events[-1].originator_id  # the newest kept, the oldest dropped
+
+
+def test_every_order_cache_of_the_engine_is_full_before_the_benchmarks_one_x_run_ends(tmp_path) -> None:
+    engine = bootstrap(Settings(database_url=f"sqlite:///{tmp_path / 'orders.db'}"))
+    try:
+        outbound = OutboundPublisher(engine.app, engine.db, SimpleNamespace(), engine.settings.topics)
+        capacities = [engine.app.cache_size, engine.projections.follower.capacity, outbound.follower.capacity]
+        assert capacities == [CACHED_ORDERS] * 3
+        assert CACHED_ORDERS <= 2_000 < BENCH_ONE_X_ORDERS
+    finally:
+        engine.close()
