@@ -49,3 +49,19 @@ def test_every_order_cache_of_the_engine_is_full_before_the_benchmarks_one_x_run
         assert CACHED_ORDERS <= 2_000 < BENCH_ONE_X_ORDERS
     finally:
         engine.close()
+
+
+def test_the_wire_forms_of_versions_are_remembered_for_at_most_versions_cached_versions() -> None:
+    from datetime import datetime, timezone
+
+    from orderflow.aggregates.lines import Version, VersionKind
+    from orderflow.outbound import messages
+
+    messages._VERSIONS.clear()
+    at = datetime(2026, 11, 30, tzinfo=timezone.utc)
+    versions = [Version(1, VersionKind.ORIGINAL, (), at, "") for _ in range(BENCH_ONE_X_ORDERS)]
+    wired = [messages._version(version) for version in versions]
+    assert len(messages._VERSIONS) == messages.VERSIONS_CACHED < BENCH_ONE_X_ORDERS
+    assert messages._version(versions[-1]) is wired[-1]  # the most recent are still remembered
+    assert all(entry[0] is not versions[0] for entry in messages._VERSIONS.values())  # the oldest is let go
+    messages._VERSIONS.clear()
