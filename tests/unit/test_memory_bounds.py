@@ -65,3 +65,35 @@ def test_the_wire_forms_of_versions_are_remembered_for_at_most_versions_cached_v
     assert messages._version(versions[-1]) is wired[-1]  # the most recent are still remembered
     assert all(entry[0] is not versions[0] for entry in messages._VERSIONS.values())  # the oldest is let go
     messages._VERSIONS.clear()
+
+
+def test_customer_keys_and_order_subjects_are_kept_for_at_most_cached_subjects(tmp_path) -> None:
+    import sqlite3
+
+    from orderflow.application import shredding
+
+    class _Store:  # the library's datastore, as CustomerKeys uses it: a schema and transactions
+        schema = ""
+
+        def __init__(self, path: str) -> None:
+            self.conn = sqlite3.connect(path)
+            self.conn.row_factory = sqlite3.Row
+
+        def transaction(self, commit: bool = True):
+            from contextlib import contextmanager
+
+            @contextmanager
+            def cursor():
+                yield self.conn.cursor()
+                self.conn.commit()
+
+            return cursor()
+
+    keys = shredding.CustomerKeys(_Store(str(tmp_path / "keys.db")))
+    subjects = [keys.subject_for(f"customer-{n}", f"order-{n}") for n in range(BENCH_ONE_X_ORDERS)]
+    for subject in subjects:
+        assert keys.key(subject) is not None
+    assert shredding.CACHED_SUBJECTS < BENCH_ONE_X_ORDERS
+    assert len(keys._orders) <= shredding.CACHED_SUBJECTS
+    assert len(keys._keys) <= shredding.CACHED_SUBJECTS
+    assert keys.subject_of_order("order-0") == subjects[0]  # dropped from memory, read again from the store
