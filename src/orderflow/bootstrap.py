@@ -19,6 +19,7 @@ from orderflow.kafka import ensure_topics, make_producer
 from orderflow.metrics import Monitor
 from orderflow.outbound import OutboundPublisher
 from orderflow.outbound.publisher import close_producer
+from orderflow.projections.follow import CACHED_ORDERS
 from orderflow.projections.runner import ProjectionRunner
 from orderflow.projections.catalog import all_views
 from orderflow.settings import Settings
@@ -117,7 +118,7 @@ def bootstrap(settings: Settings | None = None) -> Engine:
     try:
         # Processes starting together on a new database would race to create the same tables.
         with schema_lock(settings.database_url):
-            app = Orders(settings.database_url, cipher_keys=settings.cipher_keys)
+            app = Orders(settings.database_url, cipher_keys=settings.cipher_keys, cache_size=CACHED_ORDERS)
             db = Database(settings.database_url)
             projections = ProjectionRunner(app, db, all_views(db.is_postgres, app), lock=db.stream_lock("projections"))
     except BaseException:

@@ -55,6 +55,8 @@ ORDER_TOPICS = "orderflow.aggregates.web_order:WebOrder."
 KINDS = ("account", "customer", "email", "order")
 KEY_TTL_SECONDS = 30.0
 """How long a process trusts a key it read: another process's ``forget`` shows here within this time."""
+CACHED_SUBJECTS = 2_000
+"""Customers' keys, and orders' subjects, kept in memory at most (memory flat however many orders: issue 10)."""
 
 
 class UnknownCustomer(LookupError):
@@ -220,8 +222,11 @@ class CustomerKeys:
             rows = self._sql("SELECT key FROM {keys} WHERE subject = ?", (subject,), fetch=True)
             stored = bytes(rows[0]["key"]) if rows else None
         key = self._wrap.decrypt(stored) if stored is not None and self._wrap else stored
-        if len(self._keys) >= 20_000:
-            self._keys.clear()  # a cache: customers' keys are read again when needed
+        if len(self._keys) >= CACHED_SUBJECTS:  # a cache: customers' keys are read again when needed
+            now = time.monotonic()
+            self._keys = {s: k for s, k in self._keys.items() if now - k[1] < KEY_TTL_SECONDS}
+            if len(self._keys) >= CACHED_SUBJECTS:
+                self._keys.clear()
         self._keys[subject] = (key, time.monotonic())
         return key
 
@@ -299,7 +304,7 @@ class CustomerKeys:
 
     def _cache_order(self, order_id: str, subject: str) -> None:
         self._orders[order_id] = subject
-        if len(self._orders) > 20_000:
+        if len(self._orders) > CACHED_SUBJECTS:
             self._orders.popitem(last=False)
 
 

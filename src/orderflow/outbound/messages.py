@@ -19,6 +19,7 @@ re-publishing from position 0 gives the same ids and the same payloads.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
@@ -148,6 +149,7 @@ def _version(version: Version) -> Json:
     """
     known = _VERSIONS.get(id(version))
     if known is not None and known[0] is version:
+        _VERSIONS.move_to_end(id(version))
         return known[1]
     wired = _Wired(
         _wire(
@@ -161,13 +163,18 @@ def _version(version: Version) -> Json:
             }
         )
     )
-    if len(_VERSIONS) >= 10_000:
-        _VERSIONS.clear()
     _VERSIONS[id(version)] = (version, wired)
+    if len(_VERSIONS) > VERSIONS_CACHED:
+        _VERSIONS.popitem(last=False)
     return wired
 
 
-_VERSIONS: dict[int, tuple[Version, Json]] = {}
+VERSIONS_CACHED = 2_048
+"""How many versions ``_version`` remembers, least recently used dropped first: about one per order the
+outbound publisher keeps in memory (``CACHED_ORDERS``). Each entry holds its version, and so its lines,
+alive after its order left every cache; 10,000 of them were most of what grew from 3,000 orders to 30,000."""
+
+_VERSIONS: OrderedDict[int, tuple[Version, Json]] = OrderedDict()
 
 
 # -- notifications -------------------------------------------------------------------------------

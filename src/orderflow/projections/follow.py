@@ -19,11 +19,17 @@ from orderflow.aggregates.web_order import WebOrder
 from orderflow.application.orders import Orders
 from orderflow.projections.base import View
 
+CACHED_ORDERS = 2_000
+"""How many web orders each of the engine's in-memory caches keeps (the consumer's, the projections' and the
+outbound publisher's): about the orders a busy shop has in flight, so that a cache is full, and the engine's
+memory flat, long before it has seen 10 times as many. The simulator's traffic revisits an order within its
+last 1,400 orders; beyond that an order is read again from the store, which changes nothing but the time."""
+
 
 class AggregateFollower:
     """Keeps aggregates in step with the events a projection applies."""
 
-    def __init__(self, app: Orders, capacity: int = 5_000):
+    def __init__(self, app: Orders, capacity: int = CACHED_ORDERS):
         self.app = app
         self.capacity = capacity
         self._cache: OrderedDict[UUID, Any] = OrderedDict()
