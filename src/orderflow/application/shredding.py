@@ -168,8 +168,10 @@ class CustomerKeys:
             stored = self._wrap.encrypt(key) if self._wrap else key
             self._staged.add(Rows("customer_keys", ("subject", "customer_hash", "key"), [(subject, digest, stored)],
                                   pg_types=("text", "text", "bytea")))
-            self._subjects[digest] = (subject, time.monotonic())
-            self._keys[subject] = (key, time.monotonic())
+            self._put(self._subjects, digest, (subject, time.monotonic()))
+            self._put(self._keys, subject, (key, time.monotonic()))
+            # Until its row is written, the store cannot give the key back: it must not be lost to the cache's bound.
+            self._recording.__dict__.setdefault("pending_keys", {})[subject] = key
         self._staged.add(Rows("order_customers", ("order_id", "subject"), [(order_id, subject)], skip_existing=True))
         self._recording.__dict__.setdefault("pending", []).append((digest, subject, order_id))
         self._cache_order(order_id, subject)
@@ -192,18 +194,18 @@ class CustomerKeys:
             sql = sql.format(keys=self._table("customer_keys"))
             cursor.execute(sql.replace("?", "%s") if self._postgres else sql, tuple(digests))
             rows = list(cursor.fetchall())
-        if len(self._subjects) >= 20_000:
-            self._subjects.clear()
+        found = {row["customer_hash"]: row for row in rows}
         for digest in digests:
-            self._subjects[digest] = (None, now)
-        for row in rows:
-            stored = bytes(row["key"])
-            self._subjects[row["customer_hash"]] = (row["subject"], now)
-            self._keys[row["subject"]] = (self._wrap.decrypt(stored) if self._wrap else stored, now)
+            row = found.get(digest)
+            self._put(self._subjects, digest, (None if row is None else row["subject"], now))
+            if row is not None:
+                stored = bytes(row["key"])
+                self._put(self._keys, row["subject"], (self._wrap.decrypt(stored) if self._wrap else stored, now))
 
     def settle(self, recorded: bool) -> None:
         """The transaction that wrote the staged rows ended; if it was not recorded, forget what it would have made."""
         pending, self._recording.pending = self._recording.__dict__.get("pending", []), []
+        self._recording.pending_keys = {}
         if recorded:
             return
         for digest, subject, order_id in pending:
@@ -213,6 +215,8 @@ class CustomerKeys:
 
     def key(self, subject: str) -> bytes | None:
         """The subject's key; None once its customer was forgotten."""
+        if (pending := self._recording.__dict__.get("pending_keys")) and subject in pending:
+            return pending[subject]  # created by this thread's batch, not written yet
         cached = self._keys.get(subject)
         if cached is not None and time.monotonic() - cached[1] < KEY_TTL_SECONDS:
             return cached[0]
@@ -222,12 +226,7 @@ class CustomerKeys:
             rows = self._sql("SELECT key FROM {keys} WHERE subject = ?", (subject,), fetch=True)
             stored = bytes(rows[0]["key"]) if rows else None
         key = self._wrap.decrypt(stored) if stored is not None and self._wrap else stored
-        if len(self._keys) >= CACHED_SUBJECTS:  # a cache: customers' keys are read again when needed
-            now = time.monotonic()
-            self._keys = {s: k for s, k in self._keys.items() if now - k[1] < KEY_TTL_SECONDS}
-            if len(self._keys) >= CACHED_SUBJECTS:
-                self._keys.clear()
-        self._keys[subject] = (key, time.monotonic())
+        self._put(self._keys, subject, (key, time.monotonic()))
         return key
 
     def prefetch_keys(self, subjects: Any) -> None:
@@ -245,12 +244,10 @@ class CustomerKeys:
             rows = self._sql(f"SELECT subject, key FROM {{keys}} WHERE subject IN ({','.join('?' * len(chunk))})",
                              tuple(chunk), fetch=True, commit=False)
             found = {row["subject"]: bytes(row["key"]) for row in rows}
-            if len(self._keys) + len(chunk) >= 20_000:
-                self._keys.clear()  # a cache: customers' keys are read again when needed
             for subject in chunk:
                 stored = found.get(subject)
                 key = self._wrap.decrypt(stored) if stored is not None and self._wrap else stored
-                self._keys[subject] = (key, now)
+                self._put(self._keys, subject, (key, now))
 
     def find(self, customer: str) -> tuple[str, int] | None:
         """The customer's subject id and how many orders it has; None if it has no key."""
@@ -301,6 +298,19 @@ class CustomerKeys:
         if subject is not None:
             self._cache_order(order_id, subject)
         return subject
+
+    def _put(self, cache: dict[str, tuple[Any, float]], name: str, entry: tuple[Any, float]) -> None:
+        """Remember ``entry`` (a value and when it was read) in a cache of at most :data:`CACHED_SUBJECTS`:
+        when full, expired entries go first, then the oldest quarter. What is dropped is read again when needed."""
+        if name not in cache and len(cache) >= CACHED_SUBJECTS:
+            now = time.monotonic()
+            kept = [(k, v) for k, v in list(cache.items()) if now - v[1] < KEY_TTL_SECONDS]
+            if len(kept) >= CACHED_SUBJECTS:
+                kept = kept[CACHED_SUBJECTS // 4:]
+            with self._lock:
+                cache.clear()
+                cache.update(kept)
+        cache[name] = entry
 
     def _cache_order(self, order_id: str, subject: str) -> None:
         self._orders[order_id] = subject
@@ -395,7 +405,7 @@ class ShreddingMapper(Mapper[UUID]):
         raw = b64decode(sealed["c"])
         cipher = _ciphers.get(key)
         if cipher is None:
-            if len(_ciphers) >= 20_000:
+            if len(_ciphers) >= CACHED_SUBJECTS:
                 _ciphers.clear()
             cipher = _ciphers[key] = AESGCM(key)
         try:
