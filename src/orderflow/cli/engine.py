@@ -11,6 +11,7 @@ from typing import Any
 
 import structlog
 
+from orderflow import collector
 from orderflow.bootstrap import Engine, bootstrap
 from orderflow.consumers.inbound import InboundConsumer
 from orderflow.kafka import MissingTopics, NotCoPartitioned
@@ -54,6 +55,7 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     workers += engine.monitoring(consumer, outbound, supervisor)  # ORDERFLOW_METRICS_PORT: /metrics, /health/*
     for worker in workers:
         worker.start()
+    collector.for_the_engine()
     log.info("orderflow running", database=redact_url(settings.database_url), kafka=settings.kafka_bootstrap)
     last_activity = last_report = time.monotonic()
     streak, starting_over = Streak("inbound"), False

@@ -10,12 +10,11 @@ rebuilt view's position.
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 
 import structlog
 
+from orderflow import collector
 from orderflow.application.orders import Orders
 from orderflow.db import Cursor, Database
 from orderflow.projections.base import View
@@ -27,26 +26,6 @@ log = structlog.get_logger("orderflow.projections")
 SUFFIX = "__rebuild"
 
 Progress = Callable[[int, int], None]
-
-GC_THRESHOLDS = (50_000, 50, 100)
-"""The collector's thresholds during a rebuild (CPython's defaults: 700, 10, 10).
-
-A rebuild allocates a few hundred objects per event (decoded events, the followed orders' new states,
-rows) and keeps thousands of orders alive in the follower's cache. At the default thresholds the
-collector ran about every two events and fully every 6,600, each full pass scanning every live
-order: 28% of a rebuild of 311k events (12.3 s of 43 s), more per event the more history there is.
-"""
-
-
-@contextmanager
-def collector_thresholds(thresholds: tuple[int, int, int] = GC_THRESHOLDS) -> Iterator[None]:
-    """Run the block with the cyclic garbage collector's thresholds at ``thresholds``, then put them back."""
-    before = gc.get_threshold()
-    gc.set_threshold(*thresholds)
-    try:
-        yield
-    finally:
-        gc.set_threshold(*before)
 
 
 def rebuild(
@@ -61,7 +40,7 @@ def rebuild(
     ``progress(done, total)`` is called after every batch with the position
     every fresh view has reached and the store's head when the rebuild began.
     """
-    with collector_thresholds():
+    with collector.thresholds():
         return _rebuild(app, db, names, progress, batch_size)
 
 
