@@ -51,7 +51,7 @@ unit: venv
 integration: venv
 	$(BIN)/python -m pytest -q tests/integration
 
-# The benchmark table (docs/benchmarks.md): own PostgreSQL and Kafka, about 40 min at full size;
+# The benchmark table (docs/benchmarks.md): own PostgreSQL and Kafka, about 7 minutes at full size;
 # `make bench SIZE=small` takes about a minute.
 bench: venv
 	$(BIN)/python bench/run.py --size $(SIZE)
