@@ -73,20 +73,8 @@ def orderflow_command() -> list[str]:
 
 def engine_env(settings: Settings) -> dict[str, str]:
     """The environment of ``orderflow`` commands on these settings; batch size and timeouts stay the engine's defaults."""
-    t = settings.topics
     env = {key: value for key, value in os.environ.items() if not key.startswith("ORDERFLOW_")}
-    return {
-        **env,
-        "ORDERFLOW_DATABASE_URL": settings.database_url,
-        "ORDERFLOW_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
-        "ORDERFLOW_CONSUMER_GROUP": settings.consumer_group,
-        "ORDERFLOW_TOPIC_STOREFRONT": t.storefront,
-        "ORDERFLOW_TOPIC_ERP": t.erp,
-        "ORDERFLOW_TOPIC_STOREFRONT_SYNC": t.storefront_sync,
-        "ORDERFLOW_TOPIC_NOTIFICATIONS": t.notifications,
-        "ORDERFLOW_TOPIC_DEAD_LETTERS": t.dead_letters,
-        "ORDERFLOW_LOG_FORMAT": "json",
-    }
+    return {**env, **settings.where(), "ORDERFLOW_LOG_FORMAT": "json"}
 
 
 def run_cli(settings: Settings, *args: str, timeout: float = 3600) -> float:

@@ -100,6 +100,17 @@ class Settings:
     """Event encryption keys, newest first: encrypt with the first, decrypt with any (empty: no encryption)."""
     kafka_security: KafkaSecurity = field(default_factory=KafkaSecurity)
 
+    def where(self) -> dict[str, str]:
+        """The ``ORDERFLOW_*`` variables naming this process's database, Kafka, group and topics (for the
+        ``orderflow`` commands a test or a benchmark starts on the same services)."""
+        t = self.topics
+        return {
+            f"{PREFIX}DATABASE_URL": self.database_url, f"{PREFIX}KAFKA_BOOTSTRAP": self.kafka_bootstrap,
+            f"{PREFIX}CONSUMER_GROUP": self.consumer_group, f"{PREFIX}TOPIC_STOREFRONT": t.storefront,
+            f"{PREFIX}TOPIC_ERP": t.erp, f"{PREFIX}TOPIC_STOREFRONT_SYNC": t.storefront_sync,
+            f"{PREFIX}TOPIC_NOTIFICATIONS": t.notifications, f"{PREFIX}TOPIC_DEAD_LETTERS": t.dead_letters,
+        }
+
     def kafka_config(self) -> dict[str, object]:
         """Bootstrap servers, TLS and SASL: what every Kafka client the engine builds is given."""
         return {"bootstrap_servers": self.kafka_bootstrap, **self.kafka_security.client_config()}

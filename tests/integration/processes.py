@@ -36,17 +36,9 @@ ARRIVAL_COLUMNS = {"id", "web_order_no", "position"}
 
 def engine_env(settings: Settings, batch_size: int = 20) -> dict[str, str]:
     """The environment under which ``orderflow run`` uses these settings, logging JSON lines."""
-    t = settings.topics
     return {
         **os.environ,
-        "ORDERFLOW_DATABASE_URL": settings.database_url,
-        "ORDERFLOW_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
-        "ORDERFLOW_CONSUMER_GROUP": settings.consumer_group,
-        "ORDERFLOW_TOPIC_STOREFRONT": t.storefront,
-        "ORDERFLOW_TOPIC_ERP": t.erp,
-        "ORDERFLOW_TOPIC_STOREFRONT_SYNC": t.storefront_sync,
-        "ORDERFLOW_TOPIC_NOTIFICATIONS": t.notifications,
-        "ORDERFLOW_TOPIC_DEAD_LETTERS": t.dead_letters,
+        **settings.where(),
         "ORDERFLOW_BATCH_SIZE": str(batch_size),
         # The broker's minimum: a killed member leaves the group as soon as the broker allows.
         "ORDERFLOW_SESSION_TIMEOUT_MS": "6000",

@@ -67,3 +67,12 @@ def test_topic_creation_partitions_and_replication_are_settings():
     assert (settings.create_topics, settings.topic_partitions, settings.topic_replication_factor) == (False, 12, 3)
     assert Settings.from_env({}).create_topics is True
 
+
+
+def test_where_names_the_same_database_kafka_group_and_topics_as_variables():
+    settings = Settings.from_env({"ORDERFLOW_DATABASE_URL": "postgresql://u:p@db/x", "ORDERFLOW_CONSUMER_GROUP": "g",
+                                  "ORDERFLOW_TOPIC_ERP": "erp-2", "ORDERFLOW_KAFKA_BOOTSTRAP": "k:9093"})
+    again = Settings.from_env(settings.where())
+    assert (again.database_url, again.kafka_bootstrap, again.consumer_group, again.topics) == (
+        settings.database_url, settings.kafka_bootstrap, settings.consumer_group, settings.topics)
+    assert again.topics.erp == "erp-2"
