@@ -86,3 +86,21 @@ def read_topic(bootstrap_servers: str, topic: str, expected: int, timeout: float
     finally:
         consumer.close()
     return records
+
+
+def sasl_settings(bootstrap: str, mechanism: str, password: str, tmp_path, **extra: str) -> Settings:
+    """Settings that log in as ``alice`` with ``mechanism`` (the password read from a file), on topics of their own."""
+    secret = tmp_path / f"sasl-{uuid.uuid4().hex[:6]}"
+    secret.write_text(password + "\n")
+    suffix = uuid.uuid4().hex[:8]
+    return Settings.from_env({
+        "ORDERFLOW_KAFKA_BOOTSTRAP": bootstrap,
+        "ORDERFLOW_KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
+        "ORDERFLOW_KAFKA_SASL_MECHANISM": mechanism,
+        "ORDERFLOW_KAFKA_SASL_USERNAME": "alice",
+        "ORDERFLOW_KAFKA_SASL_PASSWORD_FILE": str(secret),
+        "ORDERFLOW_TOPIC_STOREFRONT": f"sf-{suffix}", "ORDERFLOW_TOPIC_ERP": f"erp-{suffix}",
+        "ORDERFLOW_TOPIC_STOREFRONT_SYNC": f"sync-{suffix}", "ORDERFLOW_TOPIC_NOTIFICATIONS": f"n-{suffix}",
+        "ORDERFLOW_TOPIC_DEAD_LETTERS": f"dlq-{suffix}",
+        **extra,
+    })

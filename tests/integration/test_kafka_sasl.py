@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 
 import pytest
 from kafka import KafkaConsumer, KafkaProducer
@@ -11,6 +10,7 @@ from kafka.errors import KafkaError
 from orderflow.kafka import ensure_topics
 from devservices.kafka_broker import KafkaBroker
 from orderflow.settings import Settings
+from tests.integration.engine import sasl_settings
 
 PASSWORD = "alice-s3cret"
 
@@ -22,19 +22,7 @@ def sasl_broker():
 
 
 def settings_for(broker: KafkaBroker, password: str, tmp_path) -> Settings:
-    secret = tmp_path / f"sasl-{uuid.uuid4().hex[:6]}"
-    secret.write_text(password + "\n")
-    suffix = uuid.uuid4().hex[:8]
-    return Settings.from_env({
-        "ORDERFLOW_KAFKA_BOOTSTRAP": broker.sasl_bootstrap_servers,
-        "ORDERFLOW_KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
-        "ORDERFLOW_KAFKA_SASL_MECHANISM": "PLAIN",
-        "ORDERFLOW_KAFKA_SASL_USERNAME": "alice",
-        "ORDERFLOW_KAFKA_SASL_PASSWORD_FILE": str(secret),
-        "ORDERFLOW_TOPIC_STOREFRONT": f"sf-{suffix}", "ORDERFLOW_TOPIC_ERP": f"erp-{suffix}",
-        "ORDERFLOW_TOPIC_STOREFRONT_SYNC": f"sync-{suffix}", "ORDERFLOW_TOPIC_NOTIFICATIONS": f"n-{suffix}",
-        "ORDERFLOW_TOPIC_DEAD_LETTERS": f"dlq-{suffix}",
-    })
+    return sasl_settings(broker.sasl_bootstrap_servers, "PLAIN", password, tmp_path)
 
 
 def test_the_engine_s_clients_log_in_with_sasl_plain_and_carry_messages(sasl_broker, tmp_path):

@@ -5,7 +5,6 @@ same logins over its SASL_SSL listener (``tls=True``)."""
 from __future__ import annotations
 
 import logging
-import uuid
 
 import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
@@ -14,6 +13,7 @@ from kafka.errors import KafkaError
 from orderflow.kafka import ensure_topics
 from devservices.kafka_broker import KafkaBroker
 from orderflow.settings import Settings
+from tests.integration.engine import sasl_settings
 
 PASSWORD = "alice-scram-s3cret"
 WRONG = "not-alice-s-password"
@@ -27,20 +27,7 @@ def scram_broker():
 
 
 def scram_settings(broker: KafkaBroker, mechanism: str, password: str, tmp_path, **extra: str) -> Settings:
-    secret = tmp_path / f"sasl-{uuid.uuid4().hex[:6]}"
-    secret.write_text(password + "\n")
-    suffix = uuid.uuid4().hex[:8]
-    return Settings.from_env({
-        "ORDERFLOW_KAFKA_BOOTSTRAP": broker.sasl_bootstrap_servers,
-        "ORDERFLOW_KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
-        "ORDERFLOW_KAFKA_SASL_MECHANISM": mechanism,
-        "ORDERFLOW_KAFKA_SASL_USERNAME": "alice",
-        "ORDERFLOW_KAFKA_SASL_PASSWORD_FILE": str(secret),
-        "ORDERFLOW_TOPIC_STOREFRONT": f"sf-{suffix}", "ORDERFLOW_TOPIC_ERP": f"erp-{suffix}",
-        "ORDERFLOW_TOPIC_STOREFRONT_SYNC": f"sync-{suffix}", "ORDERFLOW_TOPIC_NOTIFICATIONS": f"n-{suffix}",
-        "ORDERFLOW_TOPIC_DEAD_LETTERS": f"dlq-{suffix}",
-        **extra,
-    })
+    return sasl_settings(broker.sasl_bootstrap_servers, mechanism, password, tmp_path, **extra)
 
 
 @pytest.mark.parametrize("mechanism, protocol", [(m, "SASL_PLAINTEXT") for m in MECHANISMS] + [(m, "SASL_SSL") for m in MECHANISMS])
