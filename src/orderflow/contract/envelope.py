@@ -159,6 +159,36 @@ def decode(key: bytes | None, value: bytes | None, headers: list[tuple[str, byte
 
 def _headers(headers: list[tuple[Any, Any]]) -> dict[str, str]:
     """The headers by name: each of ours at most once; every value present, UTF-8 and within its limit."""
+    found = _plain_headers(headers)
+    return found if found is not None else _checked_headers(headers)
+
+
+def _plain_headers(headers: list[tuple[Any, Any]]) -> dict[str, str] | None:
+    """What :func:`_checked_headers` returns for the usual record, cheaply; None for anything it might refuse
+    (then it decides, and names what is wrong)."""
+    if len(headers) > MAX_HEADERS:
+        return None
+    found: dict[str, str] = {}
+    for name, raw in headers:
+        if type(name) is bytes:
+            name = name.decode("utf-8", "replace")
+        if (type(name) is not str or len(name) > MAX_HEADER_BYTES or type(raw) is not bytes
+                or len(raw) > MAX_HEADER_BYTES):
+            return None
+        ours = name in HEADER_NAMES
+        if ours and name in found:
+            return None
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+        if (ours and CONTROL.search(text)) or "\x00" in text:
+            return None
+        found[name] = text
+    return found
+
+
+def _checked_headers(headers: list[tuple[Any, Any]]) -> dict[str, str]:
     if len(headers) > MAX_HEADERS:
         raise BadEnvelope(f"the record has {len(headers)} headers; the limit is {MAX_HEADERS}")
     names = [name.decode("utf-8", "replace") if isinstance(name, bytes) else name for name, _ in headers]
@@ -213,6 +243,8 @@ def _decode_payload(value: bytes | None, content_type: str) -> dict[str, Any]:
     payload = _unpack(value) if content_type == MSGPACK else _parse_json(value)
     if not isinstance(payload, dict):
         raise BadEnvelope(f"the payload must be a map, not {_type_name(payload)}")
+    if content_type == JSON and _plain_json(value):
+        return payload
     if not _fine(payload, 1):
         _check(payload, "", 1)  # raises, naming where
     return payload
@@ -278,6 +310,17 @@ def _json_float(text: str) -> float:
 
 def _json_constant(name: str) -> float:
     raise _Refused(f"{name} is not a JSON number")
+
+
+def _plain_json(value: bytes) -> bool:
+    """True if a payload parsed from the JSON ``value`` needs no :func:`_fine` walk.
+
+    The parser already refuses what JSON text could hold beyond the rules but numbers too big (refused as they
+    are parsed). A NUL or a lone surrogate in a string can only come as a ``\\u`` escape (raw control
+    characters are invalid JSON, and UTF-8 decoding refuses encoded surrogates); and a text with at most
+    :data:`MAX_DEPTH` opening brackets cannot nest deeper than that.
+    """
+    return b"\\u" not in value and value.count(b"{") + value.count(b"[") <= MAX_DEPTH
 
 
 def _fine(node: Any, depth: int) -> bool:
