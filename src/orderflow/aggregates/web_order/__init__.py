@@ -29,6 +29,7 @@ each refresh from the sales document adds a Modified by Sales Doc. version.
 from __future__ import annotations
 
 from datetime import date, datetime
+from functools import lru_cache
 from decimal import Decimal
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
@@ -80,6 +81,7 @@ class WebOrder(
     """A web order, from placement (or refusal) to shipment."""
 
     @staticmethod
+    @lru_cache(maxsize=4096)  # asked for several times per message; bounded, so memory stays flat
     def create_id(storefront_reference: str) -> UUID:
         """The order's id: uuid5 of a fixed namespace and the storefront's reference."""
         return uuid5(ORDER_NAMESPACE, storefront_reference)
