@@ -132,14 +132,9 @@ class EngineProcess:
         return self.running_at
 
     def sample_memory(self) -> None:
-        """Keep the process's peak resident set (the kernel's VmHWM: no peak between two samples is missed)."""
-        try:
-            status = Path(f"/proc/{self.popen.pid}/status").read_text()
-        except OSError:
-            return
-        for line in status.splitlines():
-            if line.startswith("VmHWM:"):
-                self.peak_rss_kib = max(self.peak_rss_kib, int(line.split()[1]))
+        """Keep the peak resident set of the engine: the kernel's VmHWM (no peak between two samples is missed) of
+        its process plus each of its child processes' (the followers'), an upper bound of the tree's peak."""
+        self.peak_rss_kib = max(self.peak_rss_kib, sum(_peak_rss_kib(pid) for pid in _tree(self.popen.pid)))
 
     def stop(self, timeout: float = 60) -> None:
         """SIGTERM (the engine finishes its batch), SIGKILL after ``timeout``; safe to call twice."""
@@ -152,6 +147,28 @@ class EngineProcess:
                 self.popen.kill()
                 self.popen.wait(10)
         self._log.close()
+
+
+def _tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (Linux: /proc/PID/task/TID/children)."""
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        for children in Path(f"/proc/{current}/task").glob("*/children"):
+            try:
+                todo += [int(child) for child in children.read_text().split()]
+            except OSError:
+                continue
+    return found
+
+
+def _peak_rss_kib(pid: int) -> int:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0
+    return next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:")), 0)
 
 
 def end_offsets(settings: Settings) -> dict[str, int]:
