@@ -151,7 +151,7 @@ class Bench:
         self.rows.append(self._e2e_row("4", "`orderflow run` end to end (read models and outbound topics caught up)",
                                        times))
         self.rows.append(Row("7a", f"peak RSS of `orderflow run` over {times.messages:,} messages", times.peak_rss_mib,
-                             "MiB", note="VmHWM of the process"))
+                             "MiB", note="VmHWM of the process and its children, summed"))
         self.notes.append(f"Events stored per inbound message: {times.events / times.messages:.2f} "
                           f"({times.events:,} events for {times.messages:,} messages).")
 
@@ -236,7 +236,7 @@ class Bench:
         keep.update(settings=settings, times=times)
         self.rows.append(self._e2e_row("4b", f"`orderflow run` end to end, {s.big_factor}× the messages", times))
         row = Row("7b", f"peak RSS of `orderflow run` over {times.recorded:,} messages", times.peak_rss_mib, "MiB",
-                  note="VmHWM of the process")
+                  note="VmHWM of the process and its children, summed")
         if one is not None and one.peak_rss_mib:
             growth = times.peak_rss_mib / one.peak_rss_mib
             row.target, row.met = "flat: within 20% of 7a", growth <= 1.2
