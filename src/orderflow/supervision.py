@@ -294,6 +294,11 @@ class Stopped(Exception):
     """The process was asked to stop while it was still starting."""
 
 
+BUSY_SECONDS = 1.0
+"""For this long after a worker's last non-empty step, it polls every :data:`BUSY_SLEEP` seconds when idle."""
+BUSY_SLEEP = 0.01
+
+
 class Worker:
     """Runs ``step()`` in a thread until ``stop`` is set, and keeps it running through failures.
 
@@ -331,6 +336,7 @@ class Worker:
     def _run(self) -> None:
         stop, health = self.supervisor.stop, self.supervisor.health
         streak = Streak(self.name)
+        busy_at = float("-inf")
         while not stop.is_set():
             try:
                 done = self.step()
@@ -344,7 +350,11 @@ class Worker:
             if done is STANDBY:
                 stop.wait(self.standby_sleep)
             elif done == 0:
-                stop.wait(self.idle_sleep)
+                # Soon after work, look again soon: the next batch is likely on its way (publish->visible latency).
+                recent = time.monotonic() - busy_at < BUSY_SECONDS
+                stop.wait(min(BUSY_SLEEP, self.idle_sleep) if recent else self.idle_sleep)
+            else:
+                busy_at = time.monotonic()
 
     def _clean_up(self) -> None:
         if self.on_failure is None:

@@ -206,3 +206,29 @@ def test_start_up_raises_a_non_transient_error_at_once_and_a_stop_as_stopped() -
 def test_without_postgresql_the_stream_lock_is_always_held() -> None:
     lock = StreamLock(None, "outbound")
     assert lock.held() and lock.acquire() and lock.held()
+
+
+def test_a_worker_polls_again_soon_after_work_and_slowly_once_idle_for_a_while() -> None:
+    """Latency: right after a batch the next one is likely coming, so an idle worker looks again within
+    BUSY_SLEEP instead of its idle_sleep; a worker that never had work sleeps its idle_sleep."""
+    from orderflow.supervision import BUSY_SLEEP
+
+    def idle_steps(first: int) -> int:
+        stop = threading.Event()
+        supervisor = Supervisor(stop, policy=POLICY, backoff=Backoff(), give_up=GiveUp())
+        calls = []
+
+        def step():
+            calls.append(time.monotonic())
+            return first if len(calls) == 1 else 0
+
+        worker = Worker("projections", step, supervisor, idle_sleep=30.0)
+        worker.start()
+        time.sleep(0.5)
+        stop.set()
+        worker.join(5)
+        return len(calls) - 1
+
+    assert BUSY_SLEEP <= 0.05
+    assert idle_steps(first=5) >= 5, "after work it looks again every BUSY_SLEEP, not every idle_sleep"
+    assert idle_steps(first=0) == 0, "never busy: the first idle wait is the whole idle_sleep"
