@@ -439,13 +439,37 @@ def _is_value(value: Any) -> bool:
 
 def _swap(value: Any, names: frozenset[str], match: Callable[[Any], bool], swap: Callable[[str], str],
           depth: int = 0) -> Any:
-    """A copy of ``value`` with every personal field whose value ``match``\\ es replaced by ``swap(value)``, in order."""
+    """``value`` with every personal field whose value ``match``\\ es replaced by ``swap(value)``, in order.
+
+    Copy on write: a dict or list is copied only when something in it is replaced, and left as it is (shared)
+    otherwise; ``value`` itself is never changed. Only containers are descended into (issue 10: most values
+    are leaves, and a call per leaf was most of the time spent sealing an event).
+    """
     if depth > 12:
         return value
     if isinstance(value, dict):
-        return {k: swap(v) if k in names and match(v) else _swap(v, names, match, swap, depth + 1) for k, v in value.items()}
+        copy = None
+        for k, v in value.items():
+            if k in names and match(v):
+                new = swap(v)
+            elif isinstance(v, (dict, list)):
+                new = _swap(v, names, match, swap, depth + 1)
+                if new is v:
+                    continue
+            else:
+                continue
+            if copy is None:
+                copy = dict(value)
+            copy[k] = new
+        return value if copy is None else copy
     if isinstance(value, list):
-        return [_swap(v, names, match, swap, depth + 1) for v in value]
+        copied = None
+        for i, v in enumerate(value):
+            if isinstance(v, (dict, list)) and (new := _swap(v, names, match, swap, depth + 1)) is not v:
+                if copied is None:
+                    copied = list(value)
+                copied[i] = new
+        return value if copied is None else copied
     return value
 
 
