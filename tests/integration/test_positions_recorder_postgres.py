@@ -4,6 +4,7 @@ notification ids in the events' order, a version conflict or a stale position is
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from uuid import UUID, uuid4
 
 import psycopg
@@ -12,6 +13,7 @@ from eventsourcing.persistence import IntegrityError, StoredEvent, Tracking
 from eventsourcing.postgres import PostgresFactory
 
 from orderflow.application.positions import RECEIPT_COLUMNS, RECEIPTS, Positions, PostgresPositionsRecorder, Rows
+from orderflow.application.shredding import CustomerKeys
 from orderflow.settings import eventsourcing_env
 
 
@@ -20,6 +22,7 @@ def recorder(database_url: str) -> PostgresPositionsRecorder:
     factory = PostgresFactory(eventsourcing_env(database_url))
     recorder = factory.process_recorder()
     assert isinstance(recorder, PostgresPositionsRecorder)
+    CustomerKeys(recorder.datastore, postgres=True, staged=recorder.staged)  # its tables
     yield recorder
     factory.close()
 
@@ -39,14 +42,23 @@ def count(database_url: str, table: str) -> int:
         return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
 
 
-def test_events_come_back_as_written_with_notification_ids_in_their_order(recorder):
+def test_events_and_staged_rows_come_back_as_written_with_notification_ids_in_the_events_order(recorder, database_url):
     a, b = uuid4(), uuid4()
     written = [*events(a, range(1, 4)), *events(b, range(1, 3), topic="t:Other")]
+    recorder.staged.add(receipt("m-0"))
+    recorder.staged.add(Rows("customer_keys", ("subject", "customer_hash", "key"), [("s", "h", b"\x00\xffk")],
+                             pg_types=("text", "text", "bytea")))
     ids = recorder.insert_events(written, tracking=Positions.of({"in:0": 5}))
+    recorder.staged.clear()
     assert ids == sorted(ids) and len(ids) == 5
     ids += recorder.insert_events(events(a, range(4, 6)))
     assert recorder.select_events(a) == [*written[:3], *events(a, range(4, 6))]
     assert recorder.select_events(b) == written[3:]
+    with psycopg.connect(database_url) as conn:
+        assert conn.execute(f"SELECT message_id, recorded_at FROM {RECEIPTS}").fetchall() == [
+            ("m-0", datetime(2024, 3, 1, 9, tzinfo=timezone.utc))]
+        assert conn.execute("SELECT subject, customer_hash, key FROM customer_keys").fetchall() == [
+            ("s", "h", b"\x00\xffk")]
     notified = recorder.select_notifications(start=None, limit=10)
     assert [(n.id, n.originator_id, n.originator_version) for n in notified] == [
         (i, e.originator_id, e.originator_version) for i, e in zip(ids, [*written, *events(a, range(4, 6))])]

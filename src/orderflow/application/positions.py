@@ -42,7 +42,8 @@ class Rows:
     rows: list[tuple]
     skip_existing: bool = False
     pg_types: tuple[str, ...] = ()
-    """The columns' PostgreSQL types (text if not given): all rows go in one ``INSERT ... SELECT FROM unnest``."""
+    """The columns' PostgreSQL types (text if not given): all rows go in one ``INSERT ... SELECT FROM unnest``
+    of one binary array per column (a text array is escaped element by element in Python)."""
 
 
 class Staged(threading.local):
@@ -97,7 +98,7 @@ def _insert_sql(rows: Rows, table: str, mark: str) -> str:
 def _insert_unnest_sql(rows: Rows, table: str) -> str:
     types = rows.pg_types or ("text",) * len(rows.columns)
     return (f"INSERT INTO {table} ({', '.join(rows.columns)}) SELECT * FROM unnest("
-            f"{', '.join(f'%s::{t}[]' for t in types)}){_conflict(rows)}")
+            f"{', '.join(f'%b::{t}[]' for t in types)}){_conflict(rows)}")
 
 
 class PostgresPositionsRecorder(PostgresProcessRecorder):
