@@ -16,6 +16,7 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
+from eventsourcing.domain import BaseAggregate
 from eventsourcing.persistence import JSONTranscoder, Mapper, ProcessRecorder, Tracking
 from eventsourcing.popo import POPOFactory
 
@@ -223,7 +224,16 @@ class Orders(OrderCommands, Application[UUID]):
         """Record at once, or collect into the open batch."""
         if self._batch is None:
             return super().save(*objs, **kwargs)
-        self._batch.collect_events(*objs, **kwargs)
+        batch = self._batch
+        for obj in objs:
+            if isinstance(obj, BaseAggregate) and not hasattr(obj, "originator_id"):
+                # What ProcessingEvent.collect_events does with an aggregate, without its two isinstance checks
+                # against runtime-checkable Protocols (each walks the Protocol's members: issue 10).
+                batch.events.extend(obj.collect_events())
+                batch.aggregates[obj.id] = obj
+            else:
+                batch.collect_events(obj)
+        batch.saved_kwargs.update(kwargs)
         return []
 
     def load(self, aggregate_id: UUID) -> Any:

@@ -149,7 +149,7 @@ class CustomerKeys:
         a key another process created meanwhile for the same customer is an ``IntegrityError`` there."""
         digest = customer_hash(customer)
         if self._datastore is None:
-            subject, key = uuid.uuid4().hex, AESGCM.generate_key(256)
+            subject, key = _new_subject(), AESGCM.generate_key(256)
             stored = self._wrap.encrypt(key) if self._wrap else key
             with self._lock:
                 subject, _ = self._memory.setdefault(digest, (subject, stored))
@@ -164,7 +164,7 @@ class CustomerKeys:
         if subject is not None and self.key(subject) is None:
             subject = None  # forgotten: the customer starts again with a new key
         if subject is None:
-            subject, key = uuid.uuid4().hex, AESGCM.generate_key(256)
+            subject, key = _new_subject(), AESGCM.generate_key(256)
             stored = self._wrap.encrypt(key) if self._wrap else key
             self._staged.add(Rows("customer_keys", ("subject", "customer_hash", "key"), [(subject, digest, stored)],
                                   pg_types=("text", "text", "bytea")))
@@ -414,20 +414,31 @@ class ShreddingMapper(Mapper[UUID]):
             return []
 
 
-class _Nonces(threading.local):
-    """Random 96-bit AES-GCM nonces, read from the OS 4 KiB at a time rather than one system call per event."""
+class _Random(threading.local):
+    """Random bytes (nonces, subject ids), read from the OS 4 KiB at a time rather than one system call each."""
 
     def __init__(self) -> None:
         self.pool, self.at = b"", 0
 
-    def take(self) -> bytes:
-        if self.at + 12 > len(self.pool):
-            self.pool, self.at = os.urandom(12 * 341), 0
-        self.at += 12
-        return self.pool[self.at - 12:self.at]
+    def take(self, n: int = 12) -> bytes:
+        if self.at + n > len(self.pool):
+            self.pool, self.at = os.urandom(4092), 0
+        self.at += n
+        return self.pool[self.at - n:self.at]
 
 
-_nonce = _Nonces().take
+_random = _Random().take
+
+
+def _nonce() -> bytes:
+    """A random 96-bit AES-GCM nonce."""
+    return _random(12)
+
+
+def _new_subject() -> str:
+    """A random subject id: a version-4 UUID (as ``uuid.uuid4()`` makes it) in hex."""
+    return uuid.UUID(bytes=_random(16), version=4).hex
+
 
 _ciphers: dict[bytes, AESGCM] = {}
 """Key -> its AES-GCM cipher, for unsealing: a customer's events are many, the cipher is made once (a cache)."""
@@ -439,13 +450,37 @@ def _is_value(value: Any) -> bool:
 
 def _swap(value: Any, names: frozenset[str], match: Callable[[Any], bool], swap: Callable[[str], str],
           depth: int = 0) -> Any:
-    """A copy of ``value`` with every personal field whose value ``match``\\ es replaced by ``swap(value)``, in order."""
+    """``value`` with every personal field whose value ``match``\\ es replaced by ``swap(value)``, in order.
+
+    Copy on write: a dict or list is copied only when something in it is replaced, and left as it is (shared)
+    otherwise; ``value`` itself is never changed. Only containers are descended into (issue 10: most values
+    are leaves, and a call per leaf was most of the time spent sealing an event).
+    """
     if depth > 12:
         return value
     if isinstance(value, dict):
-        return {k: swap(v) if k in names and match(v) else _swap(v, names, match, swap, depth + 1) for k, v in value.items()}
+        copy = None
+        for k, v in value.items():
+            if k in names and match(v):
+                new = swap(v)
+            elif isinstance(v, (dict, list)):
+                new = _swap(v, names, match, swap, depth + 1)
+                if new is v:
+                    continue
+            else:
+                continue
+            if copy is None:
+                copy = dict(value)
+            copy[k] = new
+        return value if copy is None else copy
     if isinstance(value, list):
-        return [_swap(v, names, match, swap, depth + 1) for v in value]
+        copied = None
+        for i, v in enumerate(value):
+            if isinstance(v, (dict, list)) and (new := _swap(v, names, match, swap, depth + 1)) is not v:
+                if copied is None:
+                    copied = list(value)
+                copied[i] = new
+        return value if copied is None else copied
     return value
 
 

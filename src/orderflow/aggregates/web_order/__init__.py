@@ -31,6 +31,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from functools import lru_cache
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -66,6 +67,13 @@ __all__ = ["ORDER_NAMESPACE", "WebOrder"]
 
 ORDER_NAMESPACE = uuid5(NAMESPACE_URL, "orderflow:web-order")
 
+
+@lru_cache(maxsize=8192)
+def _order_id(storefront_reference: str) -> UUID:
+    """uuid5 of an order's reference, remembered for the orders in flight: every message of an order asks
+    for it (issue 10); bounded, so memory stays flat however many orders pass."""
+    return uuid5(ORDER_NAMESPACE, storefront_reference)
+
 Json = dict[str, Any]
 
 
@@ -84,7 +92,7 @@ class WebOrder(
     @lru_cache(maxsize=4096)  # asked for several times per message; bounded, so memory stays flat
     def create_id(storefront_reference: str) -> UUID:
         """The order's id: uuid5 of a fixed namespace and the storefront's reference."""
-        return uuid5(ORDER_NAMESPACE, storefront_reference)
+        return _order_id(storefront_reference)
 
     # -- creation (see PlacementStage.place) ---------------------------------------------------
 
