@@ -29,7 +29,6 @@ each refresh from the sales document adds a Modified by Sales Doc. version.
 from __future__ import annotations
 
 from datetime import date, datetime
-from functools import lru_cache
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
@@ -89,7 +88,6 @@ class WebOrder(
     """A web order, from placement (or refusal) to shipment."""
 
     @staticmethod
-    @lru_cache(maxsize=4096)  # asked for several times per message; bounded, so memory stays flat
     def create_id(storefront_reference: str) -> UUID:
         """The order's id: uuid5 of a fixed namespace and the storefront's reference."""
         return _order_id(storefront_reference)
