@@ -328,3 +328,22 @@ def test_wire_form_converts_every_kind_of_value_and_keeps_how_a_decimal_was_writ
         "times": {"at": "2024-03-01T09:00:00Z", "on": "2024-03-01"},
         "id": str(order_id),
     }
+
+
+def test_wire_form_converts_subclasses_and_enums_met_again_as_the_first_time() -> None:
+    from collections import OrderedDict
+    from enum import Enum
+
+    from orderflow.outbound.messages import _wire, _Wired
+
+    class Money(Decimal):
+        pass
+
+    class Kind(str, Enum):
+        ORIGINAL = "Original"
+
+    done = _Wired({"total": "1.00"})
+    value = OrderedDict(kind=Kind.ORIGINAL, amount=Money("2.50"), parts=[done, (Kind.ORIGINAL,)])
+    first, second = _wire(value), _wire(value)
+    assert first == second == {"kind": "Original", "amount": "2.50", "parts": [{"total": "1.00"}, ["Original"]]}
+    assert type(first["kind"]) is str and first["parts"][0] is done

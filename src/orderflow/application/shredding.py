@@ -115,6 +115,8 @@ class CustomerKeys:
         self._memory_orders: dict[str, str] = {}
         self._keys: dict[str, tuple[bytes | None, float]] = {}
         self._orders: OrderedDict[str, str] = OrderedDict()
+        self.forgotten = 0
+        """How many customers this process forgot: a reader that keeps decoded events drops them when it grows."""
         if datastore is not None:
             self._create_tables()
 
@@ -281,6 +283,7 @@ class CustomerKeys:
             orders = self._sql("SELECT count(*) AS n FROM {orders} WHERE subject = ?", (subject,), fetch=True)[0]["n"]
         self._subjects.pop(digest, None)
         self._keys[subject] = (None, time.monotonic())
+        self.forgotten += 1
         return subject, orders
 
     # -- orders ----------------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
 from functools import lru_cache
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 from uuid import NAMESPACE_URL, UUID, uuid5
@@ -295,26 +296,39 @@ DETAILS = {
 }
 
 
-_PLAIN = frozenset({str, int, bool, float, type(None)})
-
-
 def _wire(value: Any) -> Any:
     """``value`` with only msgpack/JSON types: decimals as strings, times ISO 8601 UTC, enums by value.
 
-    Called for every message of every event: plain values are passed over without a call, and the
-    other common types are converted by their exact type before any ``isinstance``.
+    Called for every message of every event: each value is converted by the function :data:`_CONVERT`
+    keeps for its exact type (plain values are kept without a call); only a type seen for the first
+    time goes through :func:`_convert_other`, which remembers the enums it meets.
     """
-    kind = type(value)
-    if kind is dict:
-        return {key: item if type(item) in _PLAIN else _wire(item) for key, item in value.items()}
-    if kind is list or kind is tuple:
-        return [item if type(item) in _PLAIN else _wire(item) for item in value]
-    convert = _CONVERT.get(kind)
-    if convert is not None:
-        return convert(value)
-    if kind in _PLAIN or kind is _Wired:
-        return value
+    convert = _CONVERT.get(type(value))
+    if convert is None:
+        return _convert_other(value)
+    return value if convert is _same else convert(value)
+
+
+def _wire_dict(value: dict) -> dict:
+    get = _CONVERT.get
+    return {
+        key: item if (convert := get(type(item))) is _same else convert(item) if convert else _convert_other(item)
+        for key, item in value.items()
+    }
+
+
+def _wire_list(value: list | tuple) -> list:
+    get = _CONVERT.get
+    return [
+        item if (convert := get(type(item))) is _same else convert(item) if convert else _convert_other(item)
+        for item in value
+    ]
+
+
+def _convert_other(value: Any) -> Any:
+    """:func:`_wire` of a value whose exact type is not in :data:`_CONVERT` (by ``isinstance``)."""
     if isinstance(value, Enum):
+        _CONVERT[type(value)] = _enum_value  # a handful of enum classes: remembered by exact type
         return value.value
     if isinstance(value, Decimal):
         return str(value)
@@ -323,10 +337,19 @@ def _wire(value: Any) -> Any:
     if isinstance(value, (date, UUID)):
         return str(value)
     if isinstance(value, dict):
-        return {key: _wire(item) for key, item in value.items()}
+        return _wire_dict(value)
     if isinstance(value, (list, tuple)):
-        return [_wire(item) for item in value]
+        return _wire_list(value)
     return value
+
+
+def _same(value: Any) -> Any:
+    """The conversion of plain values and of :class:`_Wired` parts: none (compared by identity, never called)."""
+    return value
+
+
+def _enum_value(value: Enum) -> Any:
+    return value.value
 
 
 class _Wired(dict):
@@ -339,4 +362,9 @@ def _time(at: datetime) -> str:
     return format_time(at)
 
 
-_CONVERT = {Decimal: str, datetime: _time, date: str, UUID: str}
+_CONVERT: dict[type, Callable[[Any], Any]] = {
+    str: _same, int: _same, bool: _same, float: _same, type(None): _same, _Wired: _same,
+    dict: _wire_dict, list: _wire_list, tuple: _wire_list,
+    Decimal: str, datetime: _time, date: str, UUID: str,
+}
+"""Exact type -> its conversion to wire types; enum classes are added as they are met."""

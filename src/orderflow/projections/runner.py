@@ -19,6 +19,7 @@ from eventsourcing.utils import resolve_topic
 from orderflow.application.orders import Orders
 from orderflow.db import Cursor, Database, StreamLock
 from orderflow.projections.base import View
+from orderflow.projections.decoded import DecodedEvents
 from orderflow.projections.follow import AggregateFollower
 from orderflow.supervision import STANDBY
 
@@ -32,7 +33,8 @@ class ProjectionRunner:
     """Runs a set of views against one application's events.
 
     A batch is one page of notifications, read once for every view that is
-    behind: each event is decoded once (only if some view takes its class),
+    behind: each event is decoded once (only if some view takes its class; taken
+    from :class:`DecodedEvents` if another runner of the same application decoded it),
     its order advanced once by one :class:`AggregateFollower` shared by the
     views that follow orders, and handed to each view; then every view writes
     its batch, and records its new position, in one transaction.
@@ -48,6 +50,7 @@ class ProjectionRunner:
         self.lock = lock
         """When set, :meth:`step` applies batches only while this process holds it (one follower per stream)."""
         self.follower = AggregateFollower(app)
+        self.decoded = DecodedEvents.of(app)
         self._routes: dict[str, tuple[list[View], bool]] = {}
         with db.transaction() as cursor:
             if db.is_postgres:
@@ -152,10 +155,7 @@ class ProjectionRunner:
                 views = [view for view in views if behind.get(view, notification.id) < notification.id]
             if views:
                 taken.append((notification, views, follow))
-        mapper = self.app.mapper
-        many = getattr(mapper, "to_domain_events", None)  # the shredding mapper reads the page's keys in one query
-        stored = [notification for notification, _, _ in taken]
-        events = many(stored) if many is not None else [mapper.to_domain_event(n) for n in stored]
+        events = self.decoded.decode([notification for notification, _, _ in taken])
         advance = self.follower.advance
         for (notification, views, follow), event in zip(taken, events):
             aggregate = advance(event) if follow else None
