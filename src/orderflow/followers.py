@@ -253,7 +253,7 @@ def _watch_parent(stop: threading.Event) -> None:
             pass
     if stop.is_set():
         return
-    log.warning("parent process gone: stopping")
+    log.warning("parent's pipe closed (the parent ended): stopping")
     stop.set()
     time.sleep(ORPHAN_GRACE)
     log.error("followers did not stop in time after the parent's end: exiting")
