@@ -190,7 +190,7 @@ class Environment(BaseSettings):
     database_url: SecretStr | None = Field(None, description=(
         f"The event store and read models (default {_DEFAULT.database_url}): sqlite:///relative.db, "
         "sqlite:////absolute.db, postgresql://user:password@host:port/db (libpq sslmode etc. as query parameters) "
-        "or memory: (tests)"))
+        "or memory: (tests; not for orderflow run, whose followers run in a process of their own)"))
     database_url_file: Path | None = Field(None, description="A file holding ORDERFLOW_DATABASE_URL")
     kafka_bootstrap: str = Field(_DEFAULT.kafka_bootstrap, description="Kafka bootstrap servers, host:port[,host:port]")
     consumer_group: str = Field(_DEFAULT.consumer_group, description="Consumer group of the `orderflow run` processes")
