@@ -56,15 +56,19 @@ class Database:
             )
 
     @contextmanager
-    def transaction(self) -> Iterator[Cursor]:
-        """One transaction: committed when the block ends, rolled back if it raises."""
+    def transaction(self, write: bool = True) -> Iterator[Cursor]:
+        """One transaction: committed when the block ends, rolled back if it raises.
+
+        On SQLite a writing transaction takes the file's write lock at once (``BEGIN IMMEDIATE``); a reading one
+        (``write=False``) does not, so that it never waits for another process's writer (WAL mode).
+        """
         if self.is_postgres:
             with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cursor:
                 yield _PostgresCursor(cursor)
             return
         with self._lock:
             cursor = self._sqlite.cursor()
-            cursor.execute("BEGIN IMMEDIATE")
+            cursor.execute("BEGIN IMMEDIATE" if write else "BEGIN")
             try:
                 yield cursor
             except BaseException:
@@ -74,7 +78,7 @@ class Database:
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Rows of one read-only statement."""
-        with self.transaction() as cursor:
+        with self.transaction(write=False) as cursor:
             cursor.execute(sql, params)
             return cursor.fetchall()
 

@@ -93,12 +93,26 @@ class RepeatLimiter(logging.Filter):
         return True
 
 
+def _add(fields: dict[str, Any]) -> Callable[[Any, str, dict[str, Any]], dict[str, Any]]:
+    """A structlog processor putting ``fields`` on every event dict (without overriding the event's own)."""
+
+    def add(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+        for key, value in fields.items():
+            event_dict.setdefault(key, value)
+        return event_dict
+
+    return add
+
+
 PRIVACY = [structlog.processors.format_exc_info, mask_personal]
 """The processors that keep personal data out of a log line: tracebacks are text first, then masked."""
 
 
-def configure(log_format: str = "console", level: int = logging.INFO) -> None:
+def configure(log_format: str = "console", level: int = logging.INFO, fields: dict[str, Any] | None = None) -> None:
     """Route all logs (ours and the libraries') through one stdlib handler on stderr, personal values masked.
+
+    ``fields`` go on every line, ours and the libraries' (the followers process names
+    itself with them: ``process`` and ``pid``).
 
     structlog's loggers hand their event dicts to the standard library, and the
     root handler's :class:`structlog.stdlib.ProcessorFormatter` renders them and
@@ -116,6 +130,8 @@ def configure(log_format: str = "console", level: int = logging.INFO) -> None:
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
+    if fields:
+        shared.append(_add(dict(fields)))
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         wrapper_class=structlog.make_filtering_bound_logger(level),

@@ -190,7 +190,7 @@ class Environment(BaseSettings):
     database_url: SecretStr | None = Field(None, description=(
         f"The event store and read models (default {_DEFAULT.database_url}): sqlite:///relative.db, "
         "sqlite:////absolute.db, postgresql://user:password@host:port/db (libpq sslmode etc. as query parameters) "
-        "or memory: (tests)"))
+        "or memory: (tests; not for orderflow run, whose followers run in a process of their own)"))
     database_url_file: Path | None = Field(None, description="A file holding ORDERFLOW_DATABASE_URL")
     kafka_bootstrap: str = Field(_DEFAULT.kafka_bootstrap, description="Kafka bootstrap servers, host:port[,host:port]")
     consumer_group: str = Field(_DEFAULT.consumer_group, description="Consumer group of the `orderflow run` processes")
@@ -391,6 +391,11 @@ def sqlite_file(database_url: str) -> str | None:
     return unquote(url.path[1:]) if url.path.startswith("/") else unquote(url.path)
 
 
+def in_memory(database_url: str) -> bool:
+    """Whether the database lives in this process's memory (``memory:``, ``sqlite:///:memory:``): no other process sees it."""
+    return urlsplit(database_url).scheme == "memory" or sqlite_file(database_url) == ":memory:"
+
+
 def eventsourcing_env(database_url: str) -> dict[str, str]:
     """Translate a database URL into the ``eventsourcing`` library's environment.
 
@@ -412,6 +417,8 @@ def eventsourcing_env(database_url: str) -> dict[str, str]:
             path = "file::memory:?mode=memory&cache=shared"
         return {
             **common, "PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": path,
+            # Seconds a write waits for another connection's (the followers process's, a read model's): as db.py.
+            "SQLITE_LOCK_TIMEOUT": "30",
             "PROCESS_RECORDER_TOPIC": "orderflow.application.positions:SQLitePositionsRecorder",
         }
     if url.scheme in ("postgresql", "postgres"):

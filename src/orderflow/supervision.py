@@ -182,6 +182,8 @@ class Health:
     clock: Callable[[], float] = time.monotonic
     components: dict[str, ComponentState] = field(default_factory=dict)
     last_beat: float | None = None
+    on_change: Callable[[str, str, int, str | None], None] | None = None
+    """Called with ``(component, state, failures, error)`` on every change (the followers process reports with it)."""
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _ready: bool | None = None
 
@@ -197,6 +199,8 @@ class Health:
                 return
             self.components[component] = ComponentState(state, self.clock(), failures, error)
         log.info("component state", component=component, state=state, failures=failures or None, error=error)
+        if self.on_change is not None:
+            self.on_change(component, state, failures, error)
         self._note_readiness()
 
     def live(self) -> bool:

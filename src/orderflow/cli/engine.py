@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
+import sys
 import threading
 import time
 from contextlib import suppress
@@ -14,10 +16,11 @@ import structlog
 from orderflow import collector
 from orderflow.bootstrap import Engine, bootstrap
 from orderflow.consumers.inbound import InboundConsumer
+from orderflow.followers import FollowersProcess
 from orderflow.kafka import MissingTopics, NotCoPartitioned
 from orderflow.outbound import OutboundPublisher
-from orderflow.settings import Settings, redact_url
-from orderflow.supervision import TRANSIENT, Backoff, ErrorPolicy, GiveUp, Stopped, Streak, Supervisor, Worker
+from orderflow.settings import Settings, in_memory, redact_url
+from orderflow.supervision import TRANSIENT, Backoff, ErrorPolicy, GiveUp, Stopped, Streak, Supervisor
 
 log = structlog.get_logger("orderflow")
 
@@ -31,7 +34,11 @@ def register(subparsers: Any) -> None:
 
 
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
-    """The engine: the inbound loop in this thread, the followers supervised in theirs (docs/reliability.md)."""
+    """The engine: the inbound loop in this process, the followers in a process of their own (docs/reliability.md)."""
+    if in_memory(settings.database_url):
+        print("orderflow run: the followers run in a process of their own and cannot see an in-memory database: "
+              "set ORDERFLOW_DATABASE_URL to sqlite:///FILE or postgresql://", file=sys.stderr)
+        return 2
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
@@ -48,20 +55,21 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
         return 0
     health = supervisor.health
     health.set("inbound", "starting")
-    workers = [
-        Worker("projections", engine.projections.step, supervisor),
-        Worker("outbound", outbound.step, supervisor, on_failure=outbound.reset_producer),
-    ]
-    workers += engine.monitoring(consumer, outbound, supervisor)  # ORDERFLOW_METRICS_PORT: /metrics, /health/*
+    # The projections and outbound followers: a child process, started and restarted from this thread's loop.
+    followers = FollowersProcess(supervisor, supervisor.backoff)
+    workers = engine.monitoring(consumer, outbound, supervisor)  # ORDERFLOW_METRICS_PORT: /metrics, /health/*
     for worker in workers:
         worker.start()
+    followers.tend()
     collector.for_the_engine()
-    log.info("orderflow running", database=redact_url(settings.database_url), kafka=settings.kafka_bootstrap)
+    log.info("orderflow running", database=redact_url(settings.database_url), kafka=settings.kafka_bootstrap,
+             pid=os.getpid(), followers_pid=followers.pid)
     last_activity = last_report = time.monotonic()
     streak, starting_over = Streak("inbound"), False
     try:
         while not stop.is_set():
             health.beat()
+            followers.tend()
             try:
                 if starting_over:
                     consumer.start_over()  # re-reads every partition's position from the database
@@ -91,10 +99,12 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
                     stop.set()
     finally:
         stop.set()
+        followers.terminate()  # it stops while this process closes its consumer
         with suppress(Exception):
             consumer.close()
         for worker in workers:
             worker.join()
+        followers.stop()
         engine.close()
     if supervisor.error is not None:
         log.error("orderflow run exits: a component cannot recover", exit_code=supervisor.exit_code,
