@@ -17,6 +17,7 @@ import hashlib
 import json
 from collections.abc import Callable, Iterable, Iterator
 from collections import Counter
+from itertools import islice
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -43,6 +44,8 @@ from orderflow.contract.envelope import BadEnvelope, Envelope, decode
 
 log = structlog.get_logger("orderflow.consumer")
 PLACEMENT = "order_placed"
+CACHED_RECEIPTS = 20_000
+"""Message ids whose receipt (or its absence) the consumer remembers beyond the records it holds."""
 Clock = Callable[[], datetime]
 
 
@@ -151,11 +154,15 @@ class Pipeline:
         message_ids -= self._receipts.keys()
         missing, found = self.app.missing(list(ids), list(message_ids), customers)
         self._unseen |= missing
-        if len(self._receipts) > 20_000:
-            self._receipts.clear()  # only a cache: an unknown message id is asked about again
         for message_id in message_ids:
             self._receipts[message_id] = found.get(message_id)
         self.merge.add(partition, incoming, now)
+        # Only a cache (an unknown message id is asked about again), bounded: the oldest go first, never
+        # those of the records just buffered (else each of those would cost a query when released).
+        excess = len(self._receipts) - max(CACHED_RECEIPTS, 2 * len(self.merge))
+        if excess > 0:
+            for message_id in list(islice(self._receipts, excess)):
+                del self._receipts[message_id]
 
     def _incoming(self, record: Any, parked_id: str | None = None) -> Incoming:
         try:

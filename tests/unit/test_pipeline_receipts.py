@@ -126,3 +126,28 @@ def test_a_receipt_recorded_as_an_aggregate_by_an_older_version_still_makes_the_
     with pytest.raises(Exception):  # noqa: B017 - not placed: the message was applied before, by the old version
         app.get_order(KEY)
     assert receipt_count(app) == 0
+
+
+
+def test_the_receipts_of_buffered_records_stay_known_however_many_messages_pass(monkeypatch, tmp_path):
+    """No query per message: every record's receipt is looked up with its poll, and the bounded memory of
+    receipts drops the oldest, never those of records still buffered (before: all were dropped at 20,000,
+    and each buffered record then cost a transaction of its own)."""
+    import orderflow.consumers.pipeline as pipeline_module
+    from orderflow.traffic.simulate import traffic
+
+    monkeypatch.setattr(pipeline_module, "CACHED_RECEIPTS", 100)
+    messages = [e for _, e in traffic(120, seed=5)]
+    app = Orders(f"sqlite:///{tmp_path / 'store.db'}")
+    asked = []
+    real = app.receipts
+    monkeypatch.setattr(app, "receipts", lambda ids: asked.append(ids) or real(ids))
+    harness = Harness(app, as_records(messages), batch_size=50)
+    for tp in list(harness.read):  # the whole backlog buffered before anything is released
+        harness.deliver(tp, 10_000)
+    harness.run()
+    assert harness.rejections == [] and not len(harness.pipeline.merge)
+    assert asked == [], f"{len(asked)} receipts asked for one by one"
+    for tp in list(harness.read):  # and the memory of receipts is bounded again by the next poll
+        harness.deliver(tp, 1)
+    assert len(harness.pipeline._receipts) <= 100
