@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -106,7 +107,12 @@ class InboundConsumer:
         self.pipeline = Pipeline(app, contract, topics, batch_size, grace, max_idle, park_deadline, clock)
         self.grace_ms = max(1, int(grace.total_seconds() * 1000))
         self.max_buffered = max(1000, 2 * batch_size)
-        """Records buffered per partition at most (memory stays bounded in a backlog)."""
+        """Records buffered (decoded, in the merge) per partition at most (memory stays bounded in a backlog)."""
+        self.max_waiting = 4 * self.max_buffered
+        """Records kept per partition as polled, beyond its buffer, at most: a partition's polled records are not
+        thrown away and fetched again whenever its buffer is full (they were, and the consumer waited on those
+        fetches); past this, the partition is read again from the first record left out."""
+        self._waiting: dict[TopicPartition, deque[Any]] = {}
         self.assigned_at: float | None = None
         """When partitions were last assigned (``time.monotonic()``); None before the first assignment."""
         self._more = False
@@ -128,8 +134,8 @@ class InboundConsumer:
 
     @property
     def buffered(self) -> int:
-        """Records read but not released yet (waiting for the other topic's partition)."""
-        return len(self.pipeline.merge)
+        """Records read but not released yet (waiting for the other topic's partition, or for room in the merge)."""
+        return len(self.pipeline.merge) + sum(len(waiting) for waiting in self._waiting.values())
 
     def lag(self) -> dict[tuple[str, int], int] | None:
         """Records on the broker not read yet, per assigned partition whose end offset is known; None if it cannot tell.
@@ -177,11 +183,9 @@ class InboundConsumer:
             self._rejoin(now)
             return 0
         for tp, records in polled.items():
-            records = self._within_bound(tp, records)
-            if records:
-                self.pipeline.add(tp, records, now)
-                self._next[tp] = records[-1].offset + 1
-                read += len(records)
+            self._keep(tp, records)
+            read += len(records)
+        self._feed(now)
         started = time.perf_counter()
         try:
             step = self.pipeline.step(self._caught_up, now, self._dead_letter)
@@ -215,6 +219,7 @@ class InboundConsumer:
         fresh = [tp for tp, recorded in positions.items() if recorded is None]
         beginnings = self.consumer.beginning_offsets(fresh) if fresh else {}
         self._next = {}
+        self._waiting = {}
         for tp, recorded in positions.items():
             self._next[tp] = beginnings[tp] if recorded is None else recorded + 1
             self.consumer.seek(tp, self._next[tp])
@@ -274,19 +279,31 @@ class InboundConsumer:
         self.consumer.unsubscribe()
         self.consumer.subscribe(list(self.topics.inbound), listener=self._rebalances)
 
-    def _within_bound(self, tp: TopicPartition, records: list[Any]) -> list[Any]:
-        """What fits in ``tp``'s buffer; the partition is read again from the first record left out.
+    def _keep(self, tp: TopicPartition, records: list[Any]) -> None:
+        """Keep polled records of ``tp`` until the merge has room for them; beyond :attr:`max_waiting`, read the
+        partition again from the first record left out.
 
-        A partition far ahead in event time would otherwise buffer without
-        bound while the merge waits for the others. (Not ``pause``/``resume``:
-        in kafka-python 3.0.12 a resumed partition can stop being fetched for good.)
+        A partition far ahead in event time would otherwise be held without bound while the merge waits for
+        the others. (Not ``pause``/``resume``: in kafka-python 3.0.12 a resumed partition can stop being
+        fetched for good.)
         """
-        room = self.max_buffered - self.pipeline.merge.buffered(tp)
-        if len(records) <= room:
-            return records
-        kept = records[:max(room, 0)]
-        self.consumer.seek(tp, records[len(kept)].offset)
-        return kept
+        waiting = self._waiting.setdefault(tp, deque())
+        waiting.extend(records)
+        if len(waiting) > self.max_waiting:
+            self.consumer.seek(tp, waiting[self.max_waiting].offset)
+            while len(waiting) > self.max_waiting:
+                waiting.pop()
+
+    def _feed(self, now: float) -> None:
+        """Move kept records into the merge as far as each partition's buffer has room: one ``add``, one query."""
+        fed = {}
+        for tp, waiting in self._waiting.items():
+            room = min(len(waiting), self.max_buffered - self.pipeline.merge.buffered(tp))
+            if room > 0:
+                fed[tp] = [waiting.popleft() for _ in range(room)]
+                self._next[tp] = fed[tp][-1].offset + 1
+        if fed:
+            self.pipeline.add(fed, now)
 
     def _dead_letter(self, rejections: list) -> None:
         self.dead_letters.publish(rejections, utc_now())

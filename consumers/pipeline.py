@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from collections import Counter
 from itertools import islice
 from dataclasses import dataclass, field
@@ -132,13 +132,14 @@ class Pipeline:
             self.merge.requeue(self._incoming(source, parked_id=message_id), now)
         return {tp: self.app.position(position_name(tp.topic, tp.partition)) for tp in partitions}
 
-    def add(self, partition: Partition, records: Iterable[Any], now: float) -> None:
-        """Buffer polled records of one partition at ``now``, decoded once.
+    def add(self, polled: Mapping[Partition, Iterable[Any]], now: float) -> None:
+        """Buffer polled records (by partition) at ``now``, decoded once.
 
         One round trip learns which of their messages have receipts and which
         of their orders do not exist yet (orders kept in memory are not asked about).
         """
-        incoming = [self._incoming(record) for record in records]
+        decoded = {partition: [self._incoming(record) for record in records] for partition, records in polled.items()}
+        incoming = [each for batch in decoded.values() for each in batch]
         ids, message_ids, customers = set(), set(), []
         legacy = self.app.legacy_receipts
         for each in incoming:
@@ -156,7 +157,8 @@ class Pipeline:
         self._unseen |= missing
         for message_id in message_ids:
             self._receipts[message_id] = found.get(message_id)
-        self.merge.add(partition, incoming, now)
+        for partition, batch in decoded.items():
+            self.merge.add(partition, batch, now)
         # Only a cache (an unknown message id is asked about again), bounded: the oldest go first, never
         # those of the records just buffered (else each of those would cost a query when released).
         excess = len(self._receipts) - max(CACHED_RECEIPTS, 2 * len(self.merge))

@@ -67,7 +67,7 @@ def run_pipeline(app, messages) -> None:
     pipeline.assign([TopicPartition(t, p) for t in TOPICS.inbound for p in range(PARTITIONS)], PARTITIONS, now=0.0)
     rejected = []
     for tp, records in log.items():
-        pipeline.add(tp, records, now=0.0)
+        pipeline.add({tp: records}, now=0.0)
     while pipeline.step(lambda tp: True, 0.0, rejected.extend):
         pass
     assert rejected == []

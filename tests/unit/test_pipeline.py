@@ -68,7 +68,7 @@ class Harness:
     def deliver(self, tp: TopicPartition, count: int) -> None:
         records = self.log.get(tp, [])[self.read[tp]:self.read[tp] + count]
         self.read[tp] += len(records)
-        self.pipeline.add(tp, records, now=0.0)
+        self.pipeline.add({tp: records}, now=0.0)
 
     def caught_up(self, tp: TopicPartition) -> bool:
         return self.read[tp] >= len(self.log.get(tp, []))

@@ -112,7 +112,7 @@ def run(records: list[Source]):
     with structlog.testing.capture_logs(processors=getattr(logs, "PRIVACY", [])) as lines:
         for n, record in enumerate(records):
             record = Source(record.topic, record.partition, n, record.key, record.value, record.headers)
-            pipeline.add(TopicPartition(record.topic, record.partition), [record], now=0.0)
+            pipeline.add({TopicPartition(record.topic, record.partition): [record]}, now=0.0)
             while pipeline.step(lambda tp: True, 0.0, rejections.extend):
                 pass
     return rejections, lines
