@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from orderflow.aggregates import recording
+from orderflow.aggregates.draft import OrderDraft
 from orderflow.aggregates.web_order import WebOrder
 from orderflow.application.orders import Orders
 from orderflow.consumers.handlers import CannotApply, apply
@@ -122,3 +123,19 @@ def test_a_call_by_position_goes_the_library_s_way_and_records_the_same_event(mo
 def _placed(app: Orders) -> WebOrder:
     app.place_order("REF-1", b2b_payload(line()), CUSTOMER, at(0))
     return app.get_order("REF-1")
+
+
+@settings(max_examples=30, deadline=None)
+@given(payload=b2b_payloads())
+def test_a_placed_order_takes_its_draft_as_placed_and_equals_its_replay(payload: dict[str, Any]) -> None:
+    reads = []
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        from_stored = OrderDraft.from_stored.__func__
+        monkeypatch.setattr(OrderDraft, "from_stored", classmethod(lambda cls, data: reads.append(1) or from_stored(cls, data)))
+        app = fresh_orders()
+        placed = WebOrder.place("REF-1", "WO-1", payload, app.get_setup(), CUSTOMER, at(0))
+        assert reads == []
+        app.save(placed)
+        replayed = app.repository.get(placed.id)
+    assert reads == ([] if placed.refused else [1])
+    assert state(placed) == state(replayed)

@@ -58,7 +58,7 @@ from orderflow.aggregates.values import (
 )
 from orderflow.aggregates.web_order.approval import ApprovalStage
 from orderflow.aggregates.web_order.confirmation import ConfirmationStage
-from orderflow.aggregates.web_order.placement import PlacementStage, salvage_header
+from orderflow.aggregates.web_order.placement import HANDOFF, PlacementStage, salvage_header
 from orderflow.aggregates.web_order.sales_documents import SalesDocumentStage
 from orderflow.aggregates.web_order.shipment import ShipmentStage
 from orderflow.aggregates.web_order.workflow_status import WorkflowStatusKeeping
@@ -108,11 +108,12 @@ class WebOrder(
         at: datetime
 
         def apply(self, order: WebOrder) -> None:
-            draft = OrderDraft.from_stored(self.draft)
+            fresh = HANDOFF.take(self.draft, self.terms)  # just placed: the objects these dicts were written from
+            draft, terms = fresh if fresh else (OrderDraft.from_stored(self.draft), OrderTerms.from_dict(self.terms))
             order._start(self, draft.customer_type, draft.sell_to_customer_no, draft.sell_to_customer_name, draft.order_date)
             order._draft = draft
             order._shipping = draft.shipping
-            order._terms = OrderTerms.from_dict(self.terms)
+            order._terms = terms
             order._versions = [Version(1, VersionKind.ORIGINAL, draft.lines, self.at, "")]
             order._status = StatusChange(WorkflowStatus(self.workflow_status), "Placed", self.at, Actor.from_dict(self.actor))
             order._confirmation = ConfirmationState(self.confirmation)
