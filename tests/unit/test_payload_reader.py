@@ -94,3 +94,15 @@ def test_a_value_of_a_subclass_of_its_kind_is_read_generically_and_alike() -> No
     fields = SECTIONS["shipping"][1]
     assert fields.read(data) is None
     assert Reader().section(data, fields, "shipping")["name"] == "Ann"
+
+
+@settings(max_examples=50)
+@given(wire_lines())
+def test_a_line_s_dict_form_holds_exactly_its_fields_in_order(wire: dict[str, Any]) -> None:
+    from orderflow.aggregates.lines import LINE_NAMES, Line, read_lines
+
+    (line,) = read_lines(Reader(), [wire])
+    data = line.to_dict()
+    assert list(data) == list(LINE_NAMES)
+    assert data == {name: getattr(line, name) for name in LINE_NAMES} | {"type": line.type.value}
+    assert type(data["type"]) is str and Line.from_dict(data) == line
