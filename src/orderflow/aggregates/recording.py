@@ -6,7 +6,7 @@ and on every call it binds a new ``BoundCommandMethodDecorator``, maps the
 arguments to the signature's parameters, filters them twice against the
 event's and the method's parameters, and applies the new event through
 ``mutate`` and ``DecoratedFuncCaller.apply``, which read the event's
-attributes back out of it (issue 10: some 10 µs per event on the inbound loop).
+attributes back out of it (issue 10: about 6.5 µs per event; the short cut below takes about 2).
 
 A method decorated with :func:`recorded` is the same ``CommandMethodDecorator``
 to the library (it defines the same event class, and replaying a stored event
