@@ -95,10 +95,13 @@ def read_lines(reader: Reader, data: Any, where: str = "lines") -> list[Line]:
         reader.problem("no_lines", f"{where} must be a non-empty list")
         return []
     lines, seen = [], set()
+    read = LINE_FIELDS.read
     for index, raw in enumerate(data):
         at = f"{where}[{index}]"
         known = len(reader.problems)
-        values = reader.section(raw, LINE_FIELDS, at)
+        values = read(raw) if type(raw) is dict else None  # reader.section's common case, without the call
+        if values is None:
+            values = reader.section(raw, LINE_FIELDS, at)
         if values["line_no"] is None:
             values["line_no"] = index + 1
         if values["line_no"] in seen:

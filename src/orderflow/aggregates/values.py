@@ -155,7 +155,7 @@ class Actor:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "user_type": self.user_type.value,
+            "user_type": self.user_type._value_,  # .value is a descriptor call, and this runs for every event
             "user_no": self.user_no,
             "person_name": self.person_name,
             "company": self.company,

@@ -54,6 +54,7 @@ from orderflow.aggregates.values import (
     SalesDocument,
     StatusChange,
     WorkflowStatus,
+    member,
     money,
 )
 from orderflow.aggregates.web_order.approval import ApprovalStage
@@ -115,8 +116,8 @@ class WebOrder(
             order._shipping = draft.shipping
             order._terms = terms
             order._versions = [Version(1, VersionKind.ORIGINAL, draft.lines, self.at, "")]
-            order._status = StatusChange(WorkflowStatus(self.workflow_status), "Placed", self.at, Actor.from_dict(self.actor))
-            order._confirmation = ConfirmationState(self.confirmation)
+            order._status = StatusChange(member(WorkflowStatus, self.workflow_status), "Placed", self.at, order._placed_by)
+            order._confirmation = member(ConfirmationState, self.confirmation)
             if draft.payment.amount_paid and draft.payment.authorization_result is not AuthorizationResult.FAILURE:
                 order._paid = {draft.payment.transaction_id: money(draft.payment.amount_paid)}
 
