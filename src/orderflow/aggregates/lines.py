@@ -10,7 +10,7 @@ from enum import StrEnum
 from typing import Any
 
 from orderflow.aggregates.errors import Problem
-from orderflow.aggregates.values import LineType, money
+from orderflow.aggregates.values import LineType, member, money
 from orderflow.aggregates.payload_reader import Fields, Reader
 
 HUNDRED = Decimal(100)
@@ -78,12 +78,15 @@ class Line:
         return found
 
     def to_dict(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in LINE_NAMES} | {"type": self.type.value}
+        # The instance's own dict holds exactly the fields, in their order (no slots): copied, not read by name.
+        data = self.__dict__.copy()
+        data["type"] = self.type.value
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Line:
         """A line as ``to_dict`` wrote it (in an event)."""
-        return cls(**{**data, "type": LineType(data["type"])})
+        return cls(**{**data, "type": member(LineType, data["type"])})
 
 
 def read_lines(reader: Reader, data: Any, where: str = "lines") -> list[Line]:
@@ -92,10 +95,13 @@ def read_lines(reader: Reader, data: Any, where: str = "lines") -> list[Line]:
         reader.problem("no_lines", f"{where} must be a non-empty list")
         return []
     lines, seen = [], set()
+    read = LINE_FIELDS.read
     for index, raw in enumerate(data):
         at = f"{where}[{index}]"
         known = len(reader.problems)
-        values = reader.section(raw, LINE_FIELDS, at)
+        values = read(raw) if type(raw) is dict else None  # reader.section's common case, without the call
+        if values is None:
+            values = reader.section(raw, LINE_FIELDS, at)
         if values["line_no"] is None:
             values["line_no"] = index + 1
         if values["line_no"] in seen:

@@ -49,8 +49,8 @@ class OrderCommands:
         if not isinstance(storefront_reference, str) or not storefront_reference.strip():
             raise InvalidCommand("a storefront reference is required")
         try:
-            self.get_order(storefront_reference)
-        except UnknownOrder:
+            self.load(WebOrder.create_id(storefront_reference))  # get_order, without translating the miss
+        except AggregateNotFoundError:
             pass
         else:
             raise DuplicateOrder(storefront_reference)

@@ -34,12 +34,13 @@ from functools import lru_cache
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import Aggregate
 
 from orderflow.aggregates.draft import OrderDraft, Shipping
 from orderflow.aggregates.errors import Problem
 from orderflow.aggregates.lines import Version, VersionKind
 from orderflow.aggregates.order_taking_setup import OrderTerms
+from orderflow.aggregates.recording import recorded
 from orderflow.aggregates.shipments import Shipments
 from orderflow.aggregates.values import (
     Actor,
@@ -53,11 +54,12 @@ from orderflow.aggregates.values import (
     SalesDocument,
     StatusChange,
     WorkflowStatus,
+    member,
     money,
 )
 from orderflow.aggregates.web_order.approval import ApprovalStage
 from orderflow.aggregates.web_order.confirmation import ConfirmationStage
-from orderflow.aggregates.web_order.placement import PlacementStage, salvage_header
+from orderflow.aggregates.web_order.placement import HANDOFF, PlacementStage, salvage_header
 from orderflow.aggregates.web_order.sales_documents import SalesDocumentStage
 from orderflow.aggregates.web_order.shipment import ShipmentStage
 from orderflow.aggregates.web_order.workflow_status import WorkflowStatusKeeping
@@ -107,14 +109,15 @@ class WebOrder(
         at: datetime
 
         def apply(self, order: WebOrder) -> None:
-            draft = OrderDraft.from_stored(self.draft)
+            fresh = HANDOFF.take(self.draft, self.terms)  # just placed: the objects these dicts were written from
+            draft, terms = fresh if fresh else (OrderDraft.from_stored(self.draft), OrderTerms.from_dict(self.terms))
             order._start(self, draft.customer_type, draft.sell_to_customer_no, draft.sell_to_customer_name, draft.order_date)
             order._draft = draft
             order._shipping = draft.shipping
-            order._terms = OrderTerms.from_dict(self.terms)
+            order._terms = terms
             order._versions = [Version(1, VersionKind.ORIGINAL, draft.lines, self.at, "")]
-            order._status = StatusChange(WorkflowStatus(self.workflow_status), "Placed", self.at, Actor.from_dict(self.actor))
-            order._confirmation = ConfirmationState(self.confirmation)
+            order._status = StatusChange(member(WorkflowStatus, self.workflow_status), "Placed", self.at, order._placed_by)
+            order._confirmation = member(ConfirmationState, self.confirmation)
             if draft.payment.amount_paid and draft.payment.authorization_result is not AuthorizationResult.FAILURE:
                 order._paid = {draft.payment.transaction_id: money(draft.payment.amount_paid)}
 
@@ -166,28 +169,29 @@ class WebOrder(
 
     # -- every other event: its stage's recording method, bound here to an event of WebOrder --------
     # Calling the bound method triggers the event; replaying the event calls the stage's method.
+    # ``recorded`` is the library's ``event`` with a short cut for the ordinary call (see its module).
 
-    _commented = event("CommentAdded")(PlacementStage._commented)
-    _payment_recorded = event("PaymentGatewayEventRecorded")(PlacementStage._payment_recorded)
-    _prebook_line_checked_out = event("PrebookLineCheckedOut")(PlacementStage._prebook_line_checked_out)
+    _commented = recorded("CommentAdded")(PlacementStage._commented)
+    _payment_recorded = recorded("PaymentGatewayEventRecorded")(PlacementStage._payment_recorded)
+    _prebook_line_checked_out = recorded("PrebookLineCheckedOut")(PlacementStage._prebook_line_checked_out)
 
-    _approval_requested = event("ApprovalRequested")(ApprovalStage._approval_requested)
-    _approved_by_customer = event("ApprovedByCustomer")(ApprovalStage._approved_by_customer)
-    _approval_set = event("ApprovalSet")(ApprovalStage._approval_set)
+    _approval_requested = recorded("ApprovalRequested")(ApprovalStage._approval_requested)
+    _approved_by_customer = recorded("ApprovedByCustomer")(ApprovalStage._approved_by_customer)
+    _approval_set = recorded("ApprovalSet")(ApprovalStage._approval_set)
 
-    _linked_to_sales_document = event("LinkedToSalesDocument")(SalesDocumentStage._linked_to_sales_document)
-    _quote_approved = event("QuoteApprovedForConversion")(SalesDocumentStage._quote_approved)
-    _made_order_from_quote = event("MadeOrderFromQuote")(SalesDocumentStage._made_order_from_quote)
-    _sales_document_released = event("SalesDocumentReleased")(SalesDocumentStage._sales_document_released)
-    _mismatch_flagged = event("AmountMismatchFlagged")(SalesDocumentStage._mismatch_flagged)
-    _mismatch_resolved = event("AmountMismatchResolved")(SalesDocumentStage._mismatch_resolved)
-    _refreshed = event("RefreshedFromSalesDocument")(SalesDocumentStage._refreshed)
-    _quote_approval_voided = event("QuoteApprovalVoided")(SalesDocumentStage._quote_approval_voided)
+    _linked_to_sales_document = recorded("LinkedToSalesDocument")(SalesDocumentStage._linked_to_sales_document)
+    _quote_approved = recorded("QuoteApprovedForConversion")(SalesDocumentStage._quote_approved)
+    _made_order_from_quote = recorded("MadeOrderFromQuote")(SalesDocumentStage._made_order_from_quote)
+    _sales_document_released = recorded("SalesDocumentReleased")(SalesDocumentStage._sales_document_released)
+    _mismatch_flagged = recorded("AmountMismatchFlagged")(SalesDocumentStage._mismatch_flagged)
+    _mismatch_resolved = recorded("AmountMismatchResolved")(SalesDocumentStage._mismatch_resolved)
+    _refreshed = recorded("RefreshedFromSalesDocument")(SalesDocumentStage._refreshed)
+    _quote_approval_voided = recorded("QuoteApprovalVoided")(SalesDocumentStage._quote_approval_voided)
 
-    _shipment_posted = event("ShipmentPosted")(ShipmentStage._shipment_posted)
+    _shipment_posted = recorded("ShipmentPosted")(ShipmentStage._shipment_posted)
 
-    _confirmed_by_customer = event("ConfirmedByCustomer")(ConfirmationStage._confirmed_by_customer)
-    _confirmed_by_shop = event("ConfirmedByShop")(ConfirmationStage._confirmed_by_shop)
-    _realized = event("Realized")(ConfirmationStage._realized)
+    _confirmed_by_customer = recorded("ConfirmedByCustomer")(ConfirmationStage._confirmed_by_customer)
+    _confirmed_by_shop = recorded("ConfirmedByShop")(ConfirmationStage._confirmed_by_shop)
+    _realized = recorded("Realized")(ConfirmationStage._realized)
 
-    _workflow_status_changed = event("WorkflowStatusChanged")(WorkflowStatusKeeping._workflow_status_changed)
+    _workflow_status_changed = recorded("WorkflowStatusChanged")(WorkflowStatusKeeping._workflow_status_changed)

@@ -13,6 +13,7 @@ arguments.
 
 from __future__ import annotations
 
+import threading
 from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -43,6 +44,28 @@ if TYPE_CHECKING:
 Json = dict[str, Any]
 
 
+class Handoff(threading.local):
+    """The draft and terms :meth:`PlacementStage.place` just wrote into a new ``Placed`` event, as objects.
+
+    The event's ``apply`` takes them instead of reading its own ``draft`` and
+    ``terms`` dicts back (issue 10: some 15 µs per order), but only if its dicts
+    are the very ones written from these objects; replaying a stored event reads
+    its dicts as before. Per thread: replays on other threads never see it.
+    """
+
+    entry: tuple[Json, OrderDraft, Json, OrderTerms] | None = None
+
+    def take(self, draft: Json, terms: Json) -> tuple[OrderDraft, OrderTerms] | None:
+        entry = self.entry
+        if entry is None or entry[0] is not draft or entry[2] is not terms:
+            return None
+        self.entry = None
+        return entry[1], entry[3]
+
+
+HANDOFF = Handoff()
+
+
 class PlacementStage(Guards):
     """Placing the order; comments, payment and prebook checkout from the storefront afterwards."""
 
@@ -69,15 +92,20 @@ class PlacementStage(Guards):
             reasons = [p.to_dict() for p in problems]
             return cls._create(cls.Refused, id=order_id, payload=kept, reasons=reasons, **common)  # type: ignore[attr-defined]
         confirmation = ConfirmationState.AWAITING_CUSTOMER if terms.customer_confirmation_required else ConfirmationState.AWAITING_SHOP
-        order = cls._create(  # type: ignore[attr-defined]
-            cls.Placed,  # type: ignore[attr-defined]
-            id=order_id,
-            draft=draft.to_dict(),
-            terms=terms.to_dict(),
-            workflow_status=WorkflowStatus.RECEIVED.value,
-            confirmation=confirmation.value,
-            **common,
-        )
+        draft_data, terms_data = draft.to_dict(), terms.to_dict()
+        HANDOFF.entry = (draft_data, draft, terms_data, terms)
+        try:
+            order = cls._create(  # type: ignore[attr-defined]
+                cls.Placed,  # type: ignore[attr-defined]
+                id=order_id,
+                draft=draft_data,
+                terms=terms_data,
+                workflow_status=WorkflowStatus.RECEIVED.value,
+                confirmation=confirmation.value,
+                **common,
+            )
+        finally:
+            HANDOFF.entry = None
         if terms.auto_confirm:
             order._confirmed_by_shop(auto=True, **stamp(actor, at))
         return order

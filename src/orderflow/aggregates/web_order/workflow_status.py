@@ -11,7 +11,7 @@ from typing import Any
 
 from orderflow.aggregates.errors import IllegalTransition
 from orderflow.aggregates.order_taking_setup import Permission, Permissions
-from orderflow.aggregates.values import Actor, StatusChange, WorkflowStatus, choice, stamp
+from orderflow.aggregates.values import Actor, StatusChange, WorkflowStatus, choice, member, stamp
 from orderflow.aggregates.web_order.guards import Guards
 
 Json = dict[str, Any]
@@ -43,4 +43,4 @@ class WorkflowStatusKeeping(Guards):
 
     def _record_status(self, workflow_status: str | None, caused_by: str, actor: Json, at: datetime) -> None:
         if workflow_status is not None:
-            self._status = StatusChange(WorkflowStatus(workflow_status), caused_by, at, Actor.from_dict(actor))
+            self._status = StatusChange(member(WorkflowStatus, workflow_status), caused_by, at, Actor.from_dict(actor))
