@@ -108,10 +108,11 @@ class InboundConsumer:
         self.grace_ms = max(1, int(grace.total_seconds() * 1000))
         self.max_buffered = max(1000, 2 * batch_size)
         """Records buffered (decoded, in the merge) per partition at most (memory stays bounded in a backlog)."""
-        self.max_waiting = 4 * self.max_buffered
+        self.max_waiting = self.max_buffered
         """Records kept per partition as polled, beyond its buffer, at most: a partition's polled records are not
         thrown away and fetched again whenever its buffer is full (they were, and the consumer waited on those
-        fetches); past this, the partition is read again from the first record left out."""
+        fetches); past this, the partition is read again from the first record left out. About one fetch
+        response's worth (1 MiB of records); more only costs memory (~2 KB a record, by partition)."""
         self._waiting: dict[TopicPartition, deque[Any]] = {}
         self.assigned_at: float | None = None
         """When partitions were last assigned (``time.monotonic()``); None before the first assignment."""
