@@ -53,6 +53,7 @@ STOP_TIMEOUT = 30.0
 ORPHAN_GRACE = 30.0
 """Seconds an orphaned child may take to stop cleanly before it exits at once."""
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
 
 
 class FollowersFailed(RuntimeError):
@@ -76,6 +77,8 @@ class FollowersProcess:
         self.restarts = 0
         """Ends in a row without a follower running in between: the backoff's attempt."""
         self._restart_at = 0.0
+        self._asked: subprocess.Popen | None = None
+        """The child already sent SIGTERM."""
         self._reader: threading.Thread | None = None
         for name in COMPONENTS:
             supervisor.health.set(name, "starting")
@@ -97,8 +100,13 @@ class FollowersProcess:
             self._start()
 
     def terminate(self) -> None:
-        """Ask the child to stop (SIGTERM), without waiting: :meth:`stop` waits."""
-        if self.popen is not None and self.popen.poll() is None:
+        """Ask the child to stop (SIGTERM, once), without waiting: :meth:`stop` waits.
+
+        Once: a second SIGTERM could reach a child that is already exiting, after the interpreter's
+        finalisation restored the default action, and kill it instead of letting it finish.
+        """
+        if self.popen is not None and self.popen.poll() is None and self._asked is not self.popen:
+            self._asked = self.popen
             with suppress(ProcessLookupError):
                 self.popen.send_signal(signal.SIGTERM)
 
@@ -119,11 +127,16 @@ class FollowersProcess:
         log.info("followers process stopped", pid=popen.pid, exit_code=code)
 
     def _start(self) -> None:
+        # The child starts with the stop signals blocked (a mask survives fork and exec) and unblocks them once
+        # it handles them: a SIGTERM during its start-up waits for it, instead of killing it half started.
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
         try:
             popen = subprocess.Popen(self.command, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         except OSError as error:  # no fork now (memory, a process limit): again after the backoff
             self._schedule(f"cannot start the followers process: {error}")
             return
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         self.popen = popen
         self._reader = threading.Thread(target=self._read_reports, args=(popen.stdout,), name="followers-reports",
                                         daemon=True)
@@ -196,8 +209,10 @@ class _Reporter:
 def run(settings: Settings, report: _Reporter | None = None, parent: int | None = None) -> int:
     """The followers until SIGTERM, SIGINT or the parent's end; the exit code (2 fatal, 3 gave up, else 0)."""
     stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
+    for signum in STOP_SIGNALS:
         signal.signal(signum, lambda *_: stop.set())
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)  # blocked by the parent until handled (a stop sent
+    # during start-up arrives now)
     if parent is not None:
         threading.Thread(target=_watch_parent, args=(stop,), name="parent-watch", daemon=True).start()
     supervisor = Supervisor(

@@ -84,3 +84,37 @@ def test_stop_kills_a_followers_process_that_ignores_sigterm(tmp_path):
     began = time.monotonic()
     followers.stop()
     assert popen.returncode == -9 and time.monotonic() - began < 10
+
+
+def test_a_stop_sent_while_the_followers_process_starts_waits_until_it_can_stop_cleanly():
+    """SIGTERM before the child handles it must not kill it half started: it starts with the stop signals
+    blocked and unblocks them once its handlers are in place (here: after a second of start-up)."""
+    supervisor = Supervisor(threading.Event())
+    followers = FollowersProcess(supervisor, QUICK, child(
+        "import signal, sys, time; time.sleep(1); "
+        "signal.signal(signal.SIGTERM, lambda *_: sys.exit(0)); "
+        "signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT}); time.sleep(60)"))
+    followers.tend()
+    popen = followers.popen
+    time.sleep(0.2)  # the child is still starting
+    followers.stop()
+    assert popen.returncode == 0, "killed by the SIGTERM it could not handle yet"
+
+
+def test_the_followers_process_is_asked_to_stop_once():
+    """orderflow run asks its child to stop when its loop ends and again when it waits for it: a second
+    SIGTERM reaching a child that is already exiting (its handlers gone) would kill it."""
+    supervisor = Supervisor(threading.Event())
+    followers = FollowersProcess(supervisor, QUICK, child(
+        "import signal, sys, time\n"
+        "def finish(*_):\n"
+        "    signal.signal(signal.SIGTERM, signal.SIG_DFL); time.sleep(1); sys.exit(0)\n"
+        "signal.signal(signal.SIGTERM, finish)\n"
+        "signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT}); time.sleep(60)"))
+    followers.tend()
+    popen = followers.popen
+    time.sleep(1)
+    followers.terminate()
+    time.sleep(0.2)
+    followers.stop()
+    assert popen.returncode == 0, "a second SIGTERM killed the exiting child"
