@@ -23,9 +23,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.harness import engine_env  # noqa: E402
-from orderflow.db import Database  # noqa: E402
 from devservices.kafka_broker import KafkaBroker  # noqa: E402
 from devservices.postgres_server import PostgresServer  # noqa: E402
+from orderflow.db import Database  # noqa: E402
 from orderflow.settings import Settings, Topics  # noqa: E402
 
 

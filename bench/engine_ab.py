@@ -34,7 +34,6 @@ from devservices.kafka_broker import KafkaBroker  # noqa: E402
 from devservices.postgres_server import PostgresServer  # noqa: E402
 from orderflow.traffic.simulate import publish_orders  # noqa: E402
 
-
 TICKS = os.sysconf("SC_CLK_TCK")
 KINDS = ("orderflow run", "followers", "Kafka", "PostgreSQL")
 

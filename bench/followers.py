@@ -103,7 +103,7 @@ def measure(args: argparse.Namespace) -> None:
             producer.partitions_for(settings.topics.storefront_sync)  # metadata first: not part of the timing
             producer.partitions_for(settings.topics.notifications)
             if args.only == "both":
-                rows = [("both", lambda: together(projections, outbound))]
+                rows = [("both", lambda projections=projections, outbound=outbound: together(projections, outbound))]
             else:
                 rows = [(name, followers[name].catch_up) for name in chosen]
             for name, work in rows:

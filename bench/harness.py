@@ -23,16 +23,16 @@ from pathlib import Path
 
 from kafka import KafkaConsumer, TopicPartition
 
-from orderflow.application.orders import Orders
-from orderflow.kafka import ensure_topics, make_producer
-from orderflow.db import Database
 from devservices.kafka_broker import KafkaBroker
 from devservices.postgres_server import PostgresServer
+from orderflow.application.orders import Orders
+from orderflow.contract.envelope import Envelope
+from orderflow.db import Database
+from orderflow.kafka import ensure_topics, make_producer
 from orderflow.projections.catalog import all_views
 from orderflow.projections.runner import ProjectionRunner
 from orderflow.settings import Settings, Topics
 from orderflow.traffic.simulate import PRODUCERS
-from orderflow.contract.envelope import Envelope
 
 
 class BenchError(RuntimeError):

@@ -21,8 +21,17 @@ from decimal import Decimal
 from functools import cache
 from typing import Any
 
-from orderflow.traffic.simulate import CATALOG, CLERK, PRODUCERS, START, WAREHOUSE, order_placed_payload, setup_messages, traffic
 from orderflow.contract.envelope import Envelope
+from orderflow.traffic.simulate import (
+    CATALOG,
+    CLERK,
+    PRODUCERS,
+    START,
+    WAREHOUSE,
+    order_placed_payload,
+    setup_messages,
+    traffic,
+)
 
 
 @cache

@@ -115,8 +115,8 @@ def _stream_and_watch(settings: Settings, watcher: Watcher, stream: list, rate: 
             time.sleep(poll)
         sender.join()
     producer.close()
-    unseen = Counter(envelope.message_type for (_, envelope), seen in zip(stream, seen_at) if seen is None)
-    latencies = sorted((seen - sent) * 1000 for sent, seen in zip(sent_at, seen_at) if seen is not None)
+    unseen = Counter(envelope.message_type for (_, envelope), seen in zip(stream, seen_at, strict=True) if seen is None)
+    latencies = sorted((seen - sent) * 1000 for sent, seen in zip(sent_at, seen_at, strict=True) if seen is not None)
     send_rate = len(stream) / (sent_at[-1] - sent_at[0]) if len(stream) > 1 else 0.0
     if len(latencies) < 2:
         return Latency(len(stream), len(latencies), send_rate, None, None, dict(unseen))

@@ -22,11 +22,11 @@ import os  # noqa: E402
 import pstats  # noqa: E402
 import time  # noqa: E402
 
+import tests.unit.test_pipeline as tp  # noqa: E402
 from orderflow import collector  # noqa: E402
 from orderflow.application.orders import Orders  # noqa: E402
 from orderflow.traffic.simulate import traffic  # noqa: E402
-import tests.unit.test_pipeline as tp  # noqa: E402
-from tests.unit.test_pipeline import as_records, Harness  # noqa: E402
+from tests.unit.test_pipeline import Harness, as_records  # noqa: E402
 
 applying = [0.0]
 if os.environ.get("APPLY"):

@@ -20,8 +20,8 @@ from kafka import KafkaProducer
 from kafka.errors import MessageSizeTooLargeError
 
 from orderflow.aggregates.inbox import RejectedMessage
-from orderflow.contract.schemas import MAX_REASON
 from orderflow.contract.envelope import format_time
+from orderflow.contract.schemas import MAX_REASON
 
 MAX_RECORD_BYTES = 1_000_000
 """Default limit of a dead-letter record (key, value, header names and values): under Kafka's default

@@ -21,8 +21,8 @@ from typing import Any
 from orderflow.aggregates.errors import WebOrderError
 from orderflow.aggregates.values import Actor
 from orderflow.application.orders import Orders
-from orderflow.settings import Topics
 from orderflow.contract.envelope import Envelope
+from orderflow.settings import Topics
 
 STOREFRONT = "storefront"
 ERP = "erp"

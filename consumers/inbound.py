@@ -16,19 +16,19 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
 from eventsourcing.persistence import IntegrityError
 from kafka import KafkaConsumer, OffsetAndMetadata, TopicPartition
-from kafka.errors import KafkaError
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
+from kafka.errors import KafkaError
 
+from orderflow import metrics
 from orderflow.application.orders import Orders
 from orderflow.consumers.dead_letters import DeadLetterTopic
 from orderflow.consumers.pipeline import Pipeline, position_name
-from orderflow import metrics
 from orderflow.contract.schemas import Contract
 from orderflow.kafka import NotCoPartitioned, co_partitioned
 from orderflow.settings import Topics
@@ -40,7 +40,7 @@ __all__ = ["InboundConsumer", "NotCoPartitioned", "position_name"]
 
 
 def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _await_topic_metadata(consumer: KafkaConsumer, topics: tuple[str, ...], timeout: float = 30) -> None:

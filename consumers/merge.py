@@ -29,7 +29,7 @@ import heapq
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import structlog
@@ -38,7 +38,7 @@ from orderflow.contract.envelope import BadEnvelope, Envelope
 
 log = structlog.get_logger("orderflow.merge")
 
-EARLIEST = datetime.min.replace(tzinfo=timezone.utc)
+EARLIEST = datetime.min.replace(tzinfo=UTC)
 Partition = Any  # kafka.TopicPartition, or any hashable (topic, partition) pair
 
 

@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Iterator, Mapping
 from collections import Counter
-from itertools import islice
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from itertools import islice
 from typing import Any
 from uuid import UUID
 
@@ -31,16 +31,25 @@ from orderflow.aggregates.errors import UnknownOrder
 from orderflow.aggregates.inbox import Receipt
 from orderflow.aggregates.web_order import WebOrder
 from orderflow.application.orders import Orders
+from orderflow.application.positions import Positions
+from orderflow.application.shredding import customer_of
 from orderflow.consumers.dead_letters import Rejection, Source, bounded_reason, unexpected_reason
-from orderflow.consumers.handlers import ERP, NOT_ABOUT_AN_ORDER, STOREFRONT, TOPIC_OF, CannotApply, apply, check_key, topic_for
+from orderflow.consumers.handlers import (
+    ERP,
+    NOT_ABOUT_AN_ORDER,
+    STOREFRONT,
+    TOPIC_OF,
+    CannotApply,
+    apply,
+    check_key,
+    topic_for,
+)
 from orderflow.consumers.merge import EventTimeMerge, Incoming, Partition
 from orderflow.consumers.parking import Parking
-from orderflow.contract.schemas import Contract, ContractViolation
-from orderflow.application.positions import Positions
-from orderflow.contract.personal import redact_text
-from orderflow.settings import Topics
-from orderflow.application.shredding import customer_of
 from orderflow.contract.envelope import BadEnvelope, Envelope, decode
+from orderflow.contract.personal import redact_text
+from orderflow.contract.schemas import Contract, ContractViolation
+from orderflow.settings import Topics
 
 log = structlog.get_logger("orderflow.consumer")
 PLACEMENT = "order_placed"

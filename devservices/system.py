@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+
 def terminate_group(pid: int, running: Callable[[], bool], timeout: float = 30.0) -> None:
     """SIGTERM the process group led by ``pid``; SIGKILL it if still ``running()`` after ``timeout`` s."""
     for sig, grace in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):

@@ -14,9 +14,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from orderflow.contract import envelope  # noqa: E402
 from orderflow.consumers import dead_letters  # noqa: E402
 from orderflow.consumers.handlers import ERP, SETUP_KEY, STOREFRONT, TOPIC_OF  # noqa: E402
+from orderflow.contract import envelope  # noqa: E402
 from orderflow.contract.schemas import MAX_REASON  # noqa: E402
 from orderflow.settings import Topics  # noqa: E402
 from tests.messages import EXAMPLES  # noqa: E402

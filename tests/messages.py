@@ -10,7 +10,7 @@ at a higher total (the ERP added shipping), refreshed, shipped, confirmed.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from orderflow.application.orders import Orders
@@ -18,7 +18,7 @@ from orderflow.consumers.handlers import SETUP_KEY, apply
 from orderflow.contract.envelope import Envelope
 
 KEY = "SF-2026-000123"
-T0 = datetime(2026, 11, 2, 9, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
 CUSTOMER = {"user_type": "Web Account", "user_no": "WA-00042", "person_name": "Anna Lind", "company": ""}
 CLERK = {"user_type": "Back Office User", "user_no": "U-SALES-7", "person_name": "Carl Clerk", "company": "Bikes & Co", "roles": ["Sales"]}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -12,7 +12,7 @@ from orderflow.aggregates.lines import line_amount
 from orderflow.aggregates.values import Actor
 from orderflow.application.orders import Orders
 
-T0 = datetime(2024, 3, 1, 9, 0, tzinfo=timezone.utc)
+T0 = datetime(2024, 3, 1, 9, 0, tzinfo=UTC)
 
 CUSTOMER = Actor.web_account("WA-1", "Ann Buyer", "Acme Ltd")
 SALES_AGENT = Actor.web_account("WA-9", "Sam Agent", "Shop", "Sales Agent")
@@ -156,7 +156,7 @@ def bad_records(draw: st.DrawFn, examples: dict[str, dict[str, Any]]) -> tuple[b
         payload[field] = draw(_payload_trees)
     content_type = draw(st.sampled_from(["application/msgpack", "application/json"]))
     sent = Envelope(key="SF-1", message_id="m-1", message_type=message_type, payload={},
-                    occurred_at=datetime(2026, 11, 2, 9, tzinfo=timezone.utc), content_type=content_type)
+                    occurred_at=datetime(2026, 11, 2, 9, tzinfo=UTC), content_type=content_type)
     headers: list[tuple[str, bytes | None]] = list(sent.headers())
     for _ in range(draw(st.sampled_from([0, 0, 0, 1, 2, 4]))):  # replace, add, duplicate, null or drop headers
         name = draw(st.one_of(st.sampled_from(OUR_HEADERS), st.text(max_size=6), _planted))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from contextlib import suppress
 from dataclasses import dataclass, field
-
 from datetime import timedelta
 
 from kafka import KafkaConsumer
@@ -19,9 +18,9 @@ from orderflow.kafka import ensure_topics, make_producer
 from orderflow.metrics import Monitor
 from orderflow.outbound import OutboundPublisher
 from orderflow.outbound.publisher import close_producer
+from orderflow.projections.catalog import all_views
 from orderflow.projections.follow import CACHED_ORDERS
 from orderflow.projections.runner import ProjectionRunner
-from orderflow.projections.catalog import all_views
 from orderflow.settings import Settings
 from orderflow.supervision import Supervisor, Worker
 

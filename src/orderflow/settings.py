@@ -128,7 +128,7 @@ class Settings:
     ready_max_lag: int = 1_000
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """The settings the ``ORDERFLOW_*`` variables of ``environ`` (default: the process's) give.
 
         A value that does not parse raises :class:`BadSetting`, whose text is one line naming the variable.
@@ -263,7 +263,7 @@ class Environment(BaseSettings):
         return (init_settings, _Environ(settings_cls))
 
     @classmethod
-    def read(cls, environ: Mapping[str, str] | None = None) -> "Environment":
+    def read(cls, environ: Mapping[str, str] | None = None) -> Environment:
         """The variables of ``environ`` (default ``os.environ``); :class:`BadSetting` for the first bad one."""
         token = _ENVIRON.set(environ)
         try:

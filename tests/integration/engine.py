@@ -6,16 +6,16 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from kafka import KafkaConsumer, KafkaProducer
 
 from orderflow.bootstrap import Engine, bootstrap
 from orderflow.consumers.inbound import InboundConsumer
-from orderflow.settings import Settings, Topics
 from orderflow.contract.envelope import Envelope
+from orderflow.settings import Settings, Topics
 
-T0 = datetime(2026, 11, 2, 8, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
 
 
 def isolated_settings(database_url: str, bootstrap_servers: str) -> Settings:

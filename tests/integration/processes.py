@@ -17,18 +17,18 @@ from typing import Any
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from orderflow.aggregates.inbox import Receipt
-from orderflow.application.positions import RECEIPTS
 from orderflow.application.orders import Orders
+from orderflow.application.positions import RECEIPTS
 from orderflow.consumers.handlers import topic_for
 from orderflow.consumers.inbound import position_name
+from orderflow.contract.envelope import Envelope
 from orderflow.db import Database
 from orderflow.projections.catalog import all_views
-from orderflow.projections.rebuild import rebuild
 from orderflow.projections.event_log import COLUMNS as EVENT_LOG_COLUMNS
+from orderflow.projections.rebuild import rebuild
 from orderflow.projections.runner import ProjectionRunner
 from orderflow.projections.web_orders import COLUMNS as WEB_ORDER_COLUMNS
 from orderflow.settings import Settings
-from orderflow.contract.envelope import Envelope
 
 # Columns that depend on the order in which partitions happened to be read, not on what an order went through.
 ARRIVAL_COLUMNS = {"id", "web_order_no", "position"}
@@ -244,4 +244,4 @@ def assert_read_models_equal_a_rebuild(database_url: str, live: Outcome) -> None
 def _rows(db: Database, table: str, columns: tuple[str, ...], order_by: str = "storefront_reference") -> list[dict[str, Any]]:
     """The table's rows without the columns that record arrival order."""
     kept = [c for c in columns if c not in ARRIVAL_COLUMNS]
-    return [dict(zip(kept, row)) for row in db.query(f"SELECT {', '.join(kept)} FROM {table} ORDER BY {order_by}")]
+    return [dict(zip(kept, row, strict=True)) for row in db.query(f"SELECT {', '.join(kept)} FROM {table} ORDER BY {order_by}")]

@@ -10,8 +10,8 @@ from kafka import KafkaAdminClient
 from orderflow.aggregates.inbox import ParkingLot
 from orderflow.bootstrap import bootstrap
 from orderflow.consumers.inbound import NotCoPartitioned
-from orderflow.kafka import ensure_topics
 from orderflow.consumers.pipeline import partition_for
+from orderflow.kafka import ensure_topics
 from tests.integration.engine import consume_until, isolated_settings, publish, read_topic, start_engine
 from tests.messages import KEY, envelope
 

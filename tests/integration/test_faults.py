@@ -20,15 +20,22 @@ from collections import Counter
 
 import pytest
 
-from orderflow.application.orders import Orders
-from orderflow.kafka import ensure_topics
-from orderflow.db import Database
 from devservices.kafka_broker import KafkaBroker
 from devservices.postgres_server import PostgresServer
+from orderflow.application.orders import Orders
+from orderflow.db import Database
+from orderflow.kafka import ensure_topics
 from orderflow.traffic.simulate import traffic
 from tests.integration.engine import isolated_settings, start_engine
 from tests.integration.processes import (
-    EngineProcess, Outcome, end_offsets, outcome, publish_traffic, run_until_consumed, wait_until, wait_until_recorded,
+    EngineProcess,
+    Outcome,
+    end_offsets,
+    outcome,
+    publish_traffic,
+    run_until_consumed,
+    wait_until,
+    wait_until_recorded,
 )
 from tests.integration.test_outbound import message_ids, read_all
 

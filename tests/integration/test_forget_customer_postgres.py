@@ -14,14 +14,15 @@ import pytest
 import structlog
 from kafka import TopicPartition
 
-from orderflow.bootstrap import bootstrap
 from orderflow.application.ciphers import new_key
+from orderflow.application.shredding import FORGOTTEN
+from orderflow.bootstrap import bootstrap
 from orderflow.cli import main
 from orderflow.consumers.pipeline import Pipeline
 from orderflow.settings import Settings
-from orderflow.application.shredding import FORGOTTEN
 from tests.messages import EXAMPLES, T0, envelope
 from tests.unit.test_pipeline import CONTRACT, PARTITIONS, TOPICS, as_records
+
 
 @pytest.fixture(autouse=True)
 def restore_logging():

@@ -35,9 +35,9 @@ from kafka.errors import KafkaError
 from kafka.record.default_records import DefaultRecordBatchBuilder
 
 from orderflow.consumers.pipeline import partition_for
+from orderflow.contract.envelope import decode
 from orderflow.contract.schemas import MAX_REASON
 from orderflow.traffic.simulate import traffic
-from orderflow.contract.envelope import decode
 from tests.integration.engine import consume_until, isolated_settings, read_topic, start_engine
 from tests.integration.processes import assert_read_models_equal_a_rebuild, end_offsets, outcome, publish_traffic
 from tests.messages import EXAMPLES

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-
 import pytest
 from kafka import KafkaConsumer, KafkaProducer
 from kafka.errors import KafkaError
 
-from orderflow.kafka import ensure_topics
 from devservices.kafka_broker import KafkaBroker
+from orderflow.kafka import ensure_topics
 from orderflow.settings import Settings
 from tests.integration.engine import sasl_settings
 

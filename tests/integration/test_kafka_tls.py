@@ -9,8 +9,8 @@ import pytest
 from kafka import KafkaAdminClient, KafkaProducer
 from kafka.errors import KafkaError
 
-from orderflow.bootstrap import bootstrap
 from devservices.kafka_broker import KafkaBroker
+from orderflow.bootstrap import bootstrap
 from orderflow.settings import Settings
 from tests.integration.engine import consume_until, placed
 

@@ -19,7 +19,12 @@ import pytest
 from orderflow.traffic.simulate import traffic
 from tests.integration.engine import isolated_settings, start_engine
 from tests.integration.processes import (
-    EngineProcess, end_offsets, outcome, publish_traffic, run_until_consumed, wait_until_recorded,
+    EngineProcess,
+    end_offsets,
+    outcome,
+    publish_traffic,
+    run_until_consumed,
+    wait_until_recorded,
 )
 
 ORDERS, SEED = 60, 11

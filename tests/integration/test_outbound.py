@@ -11,11 +11,11 @@ from kafka import KafkaConsumer, TopicPartition
 
 from orderflow.aggregates.web_order import WebOrder
 from orderflow.application.orders import Orders
+from orderflow.contract.envelope import decode
 from orderflow.db import Database
 from orderflow.outbound import OutboundPublisher, outbound_producer
 from orderflow.outbound.messages import sync_message_id
 from orderflow.settings import Topics
-from orderflow.contract.envelope import decode
 from tests.strategies import CLERK, CUSTOMER, at, b2b_payload
 from tests.unit.test_outbound import all_messages, drive_realistic_history, followed
 

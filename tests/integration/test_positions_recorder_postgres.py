@@ -4,7 +4,7 @@ notification ids in the events' order, a version conflict or a stale position is
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from uuid import UUID, uuid4
 
 import psycopg
@@ -56,12 +56,12 @@ def test_events_and_staged_rows_come_back_as_written_with_notification_ids_in_th
     assert recorder.select_events(b) == written[3:]
     with psycopg.connect(database_url) as conn:
         assert conn.execute(f"SELECT message_id, recorded_at FROM {RECEIPTS}").fetchall() == [
-            ("m-0", datetime(2024, 3, 1, 9, tzinfo=timezone.utc))]
+            ("m-0", datetime(2024, 3, 1, 9, tzinfo=UTC))]
         assert conn.execute("SELECT subject, customer_hash, key FROM customer_keys").fetchall() == [
             ("s", "h", b"\x00\xffk")]
     notified = recorder.select_notifications(start=None, limit=10)
     assert [(n.id, n.originator_id, n.originator_version) for n in notified] == [
-        (i, e.originator_id, e.originator_version) for i, e in zip(ids, [*written, *events(a, range(4, 6))])]
+        (i, e.originator_id, e.originator_version) for i, e in zip(ids, [*written, *events(a, range(4, 6))], strict=True)]
 
 
 def test_a_version_conflict_is_the_library_integrity_error_and_records_nothing(recorder, database_url):

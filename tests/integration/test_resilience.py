@@ -29,12 +29,19 @@ from kafka import KafkaProducer
 
 from orderflow.application.orders import Orders
 from orderflow.consumers.inbound import position_name
-from orderflow.traffic.simulate import traffic
 from orderflow.contract.envelope import Envelope
+from orderflow.traffic.simulate import traffic
 from tests.integration.engine import isolated_settings, start_engine
 from tests.integration.processes import (
-    EngineProcess, Outcome, assert_read_models_equal_a_rebuild, end_offsets, inbound_records, outcome, publish_traffic,
-    run_until_consumed, wait_until_recorded,
+    EngineProcess,
+    Outcome,
+    assert_read_models_equal_a_rebuild,
+    end_offsets,
+    inbound_records,
+    outcome,
+    publish_traffic,
+    run_until_consumed,
+    wait_until_recorded,
 )
 from tests.integration.test_faults import outbound_counts, wait_until_published
 
@@ -153,7 +160,8 @@ def test_twenty_sigkills_while_traffic_flows_lose_double_and_reorder_nothing(set
             process.wait_for_log("partition assigned")
             records = bad_stream_records(settings, stories, round_no)
             bad += records
-            publisher = threading.Thread(target=lambda: (publish_traffic(settings, part), publish_raw(settings, records)))
+            publisher = threading.Thread(target=lambda part=part, records=records: (publish_traffic(settings, part),
+                                                                                 publish_raw(settings, records)))
             publisher.start()
             time.sleep(rng.uniform(0.1, 1.2))
         finally:

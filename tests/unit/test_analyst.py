@@ -11,11 +11,11 @@ import pyarrow.parquet
 import pytest
 from structlog.testing import capture_logs
 
-from orderflow.cli import analyst, main, projections, views
 from orderflow.application.orders import Orders
+from orderflow.cli import analyst, main, projections, views
+from orderflow.contract.envelope import format_time
 from orderflow.projections.catalog import all_views
 from orderflow.settings import Settings
-from orderflow.contract.envelope import format_time
 from tests.strategies import at
 from tests.unit.test_read_models import realistic_history
 

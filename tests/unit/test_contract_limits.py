@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
+from orderflow.contract.envelope import decode
 from orderflow.contract.schemas import MAX_REASON, SCHEMAS, Contract, ContractViolation
 from orderflow.settings import Settings
 from orderflow.traffic.simulate import traffic
-from orderflow.contract.envelope import decode
 from tests.messages import EXAMPLES
 
 CONTRACT = Contract(Settings().schema_dir)

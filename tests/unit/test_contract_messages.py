@@ -11,12 +11,18 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from orderflow.aggregates.values import ApprovalState, ConfirmationState, PrebookStatus, SalesDocumentType, WorkflowStatus
+from orderflow.aggregates.values import (
+    ApprovalState,
+    ConfirmationState,
+    PrebookStatus,
+    SalesDocumentType,
+    WorkflowStatus,
+)
 from orderflow.application.orders import Orders
 from orderflow.consumers.handlers import HANDLERS, TOPIC_OF, CannotApply, apply
+from orderflow.contract.envelope import JSON, MSGPACK, decode
 from orderflow.contract.schemas import SCHEMAS, Contract, ContractViolation
 from orderflow.settings import Settings
-from orderflow.contract.envelope import JSON, MSGPACK, decode
 from tests.messages import BEFORE, EXAMPLES, KEY, apply_before, envelope
 
 CONTRACT = Contract(Settings().schema_dir)

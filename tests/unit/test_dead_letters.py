@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from kafka.errors import MessageSizeTooLargeError
@@ -21,7 +21,7 @@ from orderflow.consumers.dead_letters import (
 )
 from orderflow.contract.schemas import MAX_REASON
 
-AT = datetime(2026, 11, 2, 9, 0, tzinfo=timezone.utc)
+AT = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 SECRET = "anna.lind@example.com"
 HEADERS = [("message_id", b"m1"), ("message_type", b"order_placed"), ("schema_version", b"1"),
            ("occurred_at", b"2026-11-02T09:00:00Z")]

@@ -51,7 +51,7 @@ def test_the_second_reader_of_a_page_gets_the_events_the_first_decoded() -> None
     page = app.recorder.select_notifications(start=1, limit=100)
     first, second = shared.decode(page), shared.decode(page[1:])
     assert mapper.decoded == len(page)
-    assert second == first[1:] and all(a is b for a, b in zip(second, first[1:]))
+    assert second == first[1:] and all(a is b for a, b in zip(second, first[1:], strict=True))
     assert [type(e).__name__ for e in first] == [type(e).__name__ for e in app.mapper.to_domain_events(page)]
 
 

@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import sqlite3
-
-import pytest
-
 from uuid import UUID
 
+import pytest
 from eventsourcing.utils import Environment
 
 from orderflow.aggregates.web_order import WebOrder
-from orderflow.application.orders import Orders
 from orderflow.application.ciphers import RotatingAESCipher, new_key
+from orderflow.application.orders import Orders
+from orderflow.consumers.handlers import apply
 from orderflow.settings import Settings
 from tests.messages import KEY, envelope
-from orderflow.consumers.handlers import apply
 
 KEY_A, KEY_B = new_key(), new_key()
 

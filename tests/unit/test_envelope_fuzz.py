@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from hypothesis import HealthCheck, given, settings
 
+from orderflow.contract.envelope import BadEnvelope, Envelope, decode
 from orderflow.contract.schemas import MAX_REASON, Contract, ContractViolation
 from orderflow.settings import Settings
-from orderflow.contract.envelope import BadEnvelope, Envelope, decode
 from tests.messages import EXAMPLES
 from tests.strategies import SENTINEL, bad_records
 

@@ -6,7 +6,7 @@ import sys
 import threading
 import time
 
-from orderflow.followers import FollowersProcess, FollowersFailed
+from orderflow.followers import FollowersFailed, FollowersProcess
 from orderflow.supervision import Backoff, GaveUp, Supervisor
 
 QUICK = Backoff(initial=0.01, maximum=0.02)

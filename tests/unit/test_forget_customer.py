@@ -9,8 +9,8 @@ import pytest
 
 from orderflow.aggregates.forgetting import Forgetting
 from orderflow.application.orders import Orders
-from orderflow.consumers.handlers import apply
 from orderflow.application.shredding import FORGOTTEN, UnknownCustomer, customer_of
+from orderflow.consumers.handlers import apply
 from tests.messages import EXAMPLES, T0, envelope
 
 

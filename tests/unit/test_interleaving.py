@@ -15,11 +15,11 @@ from hypothesis import strategies as st
 
 from orderflow.application.orders import Orders
 from orderflow.consumers.handlers import apply
+from orderflow.contract.envelope import Envelope
 from orderflow.db import Database
 from orderflow.projections.catalog import all_views
 from orderflow.projections.runner import ProjectionRunner
 from orderflow.traffic.simulate import traffic
-from orderflow.contract.envelope import Envelope
 
 SETUP, *STORIES = [envelope for _, envelope in traffic(4, seed=5)]
 ARRIVAL_COLUMNS = {"position", "web_order_no"}
@@ -63,7 +63,7 @@ def _rows(db: Database, table: str) -> Counter:
         cursor.execute(f"SELECT * FROM {table}")
         names = [column[0] for column in cursor.description]
         return Counter(
-            tuple((name, value) for name, value in zip(names, row) if name not in ARRIVAL_COLUMNS)
+            tuple((name, value) for name, value in zip(names, row, strict=True) if name not in ARRIVAL_COLUMNS)
             for row in cursor.fetchall()
         )
 

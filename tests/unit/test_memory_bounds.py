@@ -7,6 +7,7 @@ orders ends, so a run of ten times as many orders holds no more of them.
 
 from __future__ import annotations
 
+from datetime import UTC
 from types import SimpleNamespace
 from uuid import uuid4
 
@@ -52,13 +53,13 @@ def test_every_order_cache_of_the_engine_is_full_before_the_benchmarks_one_x_run
 
 
 def test_the_wire_forms_of_versions_are_remembered_for_at_most_versions_cached_versions() -> None:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from orderflow.aggregates.lines import Version, VersionKind
     from orderflow.outbound import messages
 
     messages._VERSIONS.clear()
-    at = datetime(2026, 11, 30, tzinfo=timezone.utc)
+    at = datetime(2026, 11, 30, tzinfo=UTC)
     versions = [Version(1, VersionKind.ORIGINAL, (), at, "") for _ in range(BENCH_ONE_X_ORDERS)]
     wired = [messages._version(version) for version in versions]
     assert len(messages._VERSIONS) == messages.VERSIONS_CACHED < BENCH_ONE_X_ORDERS

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from orderflow.consumers.dead_letters import Source
 from orderflow.consumers.merge import EventTimeMerge, Incoming
 from orderflow.contract.envelope import Envelope
 
-T0 = datetime(2026, 11, 2, 8, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
 SF, ERP = ("storefront", 0), ("erp", 0)
 
 

@@ -12,12 +12,12 @@ import pytest
 from orderflow.aggregates.event_log_row import event_log_entry
 from orderflow.aggregates.web_order import WebOrder
 from orderflow.application.orders import Orders
+from orderflow.contract.envelope import decode
 from orderflow.contract.schemas import Contract
 from orderflow.db import Database
 from orderflow.outbound import OutboundPublisher, notification_messages, storefront_sync_messages
 from orderflow.projections.follow import AggregateFollower
 from orderflow.settings import Settings, Topics
-from orderflow.contract.envelope import decode
 from tests.strategies import CLERK, CUSTOMER, MANAGER, at, b2b_payload, fresh_orders, guest_payload, line
 
 SHIPMENT = [{"line_no": 1, "quantity": Decimal("2")}, {"line_no": 2, "quantity": Decimal("3")}]
@@ -233,7 +233,7 @@ class FakeProducer:
         self.sent: list[tuple[str, bytes, bytes, list]] = []
         self.fail = False
 
-    def send(self, topic: str, key: bytes, value: bytes, headers: list) -> "FakeFuture":
+    def send(self, topic: str, key: bytes, value: bytes, headers: list) -> FakeFuture:
         if not self.fail:
             self.sent.append((topic, key, value, headers))
         return FakeFuture(self.fail)
@@ -339,7 +339,7 @@ def test_wire_form_converts_subclasses_and_enums_met_again_as_the_first_time() -
     class Money(Decimal):
         pass
 
-    class Kind(str, Enum):
+    class Kind(str, Enum):  # noqa: UP042 - the str mixin is what is tested
         ORIGINAL = "Original"
 
     done = _Wired({"total": "1.00"})

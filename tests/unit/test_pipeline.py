@@ -23,10 +23,10 @@ from orderflow.application.orders import Orders
 from orderflow.consumers.dead_letters import Rejection, Source
 from orderflow.consumers.handlers import TOPIC_OF, apply
 from orderflow.consumers.pipeline import Pipeline, partition_for, position_name
+from orderflow.contract.envelope import Envelope
 from orderflow.contract.schemas import Contract
 from orderflow.settings import Topics
 from orderflow.traffic.simulate import traffic
-from orderflow.contract.envelope import Envelope
 from tests.messages import KEY, envelope
 
 TOPICS = Topics()

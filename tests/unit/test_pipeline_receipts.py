@@ -9,7 +9,7 @@ still ``Receipt`` aggregates (written before receipts were rows) is honoured.
 from __future__ import annotations
 
 import random
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from eventsourcing.persistence import IntegrityError
@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 
 from orderflow.aggregates.inbox import Receipt
 from orderflow.application.orders import Orders
-from orderflow.consumers.pipeline import payload_digest
 from orderflow.application.positions import RECEIPTS
+from orderflow.consumers.pipeline import payload_digest
 from tests.messages import KEY, envelope
 from tests.unit.test_pipeline import MESSAGES, Harness, as_records, histories, reference
 
@@ -90,7 +90,7 @@ def test_a_batch_that_is_not_recorded_leaves_no_receipt_and_applies_when_the_con
 @pytest.mark.parametrize("kind", BACKENDS)
 def test_a_second_receipt_for_one_message_is_a_conflict_and_records_nothing(kind, tmp_path):
     app = store(kind, tmp_path)
-    at = datetime.now(timezone.utc)
+    at = datetime.now(UTC)
     with app.batch():
         app.receipt("m-1", "order_placed", "d", "t:0@0", at)
     with pytest.raises(IntegrityError):

@@ -23,9 +23,9 @@ from orderflow import logs
 from orderflow.application.orders import Orders
 from orderflow.consumers.dead_letters import Source
 from orderflow.consumers.pipeline import Pipeline, partition_for
+from orderflow.contract.envelope import JSON, Envelope
 from orderflow.contract.schemas import Contract
 from orderflow.settings import Topics
-from orderflow.contract.envelope import JSON, Envelope
 from tests.messages import EXAMPLES, T0, envelope
 
 TOPICS = Topics()

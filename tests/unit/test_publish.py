@@ -4,20 +4,20 @@ from __future__ import annotations
 
 import argparse
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
-from orderflow.contract.schemas import Contract
 from orderflow.cli.traffic import register
-from orderflow.traffic.publish import BadMessages, read_messages
-from orderflow.settings import Settings
 from orderflow.contract.envelope import JSON
+from orderflow.contract.schemas import Contract
+from orderflow.settings import Settings
+from orderflow.traffic.publish import BadMessages, read_messages
 from tests.messages import EXAMPLES, KEY
 
 SETTINGS = Settings()
 CONTRACT = Contract(SETTINGS.schema_dir)
-NOW = datetime(2026, 11, 2, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 2, 12, 0, tzinfo=UTC)
 
 
 def write(tmp_path, *lines):
@@ -48,7 +48,7 @@ def test_optional_fields_are_taken_from_the_line_when_given(tmp_path):
     path = write(tmp_path, message("customer_comment", message_id="m-1", occurred_at="2026-11-03T08:30:00Z", content_type=JSON))
     [(_, envelope)] = read(path)
     assert (envelope.message_id, envelope.occurred_at, envelope.content_type) == (
-        "m-1", datetime(2026, 11, 3, 8, 30, tzinfo=timezone.utc), JSON,
+        "m-1", datetime(2026, 11, 3, 8, 30, tzinfo=UTC), JSON,
     )
 
 

@@ -4,7 +4,7 @@ same order, and never changes the event it reads; events it stores read back as 
 from __future__ import annotations
 
 import copy
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -19,8 +19,8 @@ from orderflow.application import shredding
 from orderflow.application.orders import Orders
 from orderflow.application.shredding import ENCRYPTED, FIELD, _is_value, _swap
 from orderflow.consumers.handlers import apply
-from orderflow.traffic.simulate import traffic
 from orderflow.contract.personal import personal_fields
+from orderflow.traffic.simulate import traffic
 
 NAMES = personal_fields().names
 UNSIMULATED = {"WebOrder.Created", "WebOrder.Event", "WebOrder.Refused", "WebOrder.QuoteApprovalVoided"}
@@ -43,7 +43,7 @@ def deep_copying_swap(value: Any, names: frozenset[str], match: Any, swap: Any, 
 leaves = st.one_of(
     st.none(), st.booleans(), st.integers(), st.text(max_size=8), st.sampled_from(["", ENCRYPTED, "x"]),
     st.decimals(allow_nan=False, places=2), st.uuids(),
-    st.datetimes(timezones=st.just(timezone.utc)), st.dates(),
+    st.datetimes(timezones=st.just(UTC)), st.dates(),
 )
 keys = st.one_of(st.sampled_from(sorted(NAMES)), st.text(max_size=6))
 states = st.recursive(leaves, lambda inner: st.one_of(st.lists(inner, max_size=4),
@@ -72,7 +72,7 @@ def test_a_deep_value_below_the_depth_limit_is_left_as_both_walks_leave_it():
 
 
 def test_the_types_the_store_transcodes_are_kept_by_the_walk():
-    state = {"email": "a@b", "at": datetime(2024, 3, 1, tzinfo=timezone.utc), "d": date(2024, 3, 1),
+    state = {"email": "a@b", "at": datetime(2024, 3, 1, tzinfo=UTC), "d": date(2024, 3, 1),
              "amount": Decimal("1.10"), "id": UUID(int=5), "lines": [{"comment": "hi", "n": 1}]}
     assert _swap(state, NAMES, _is_value, lambda v: ENCRYPTED) == {
         **state, "email": ENCRYPTED, "lines": [{"comment": ENCRYPTED, "n": 1}]}

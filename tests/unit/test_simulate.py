@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from itertools import pairwise
 
 import pytest
 
@@ -49,7 +50,7 @@ def test_an_orders_messages_occur_at_increasing_times(messages):
     times = defaultdict(list)
     for _, envelope in messages:
         times[envelope.key].append(envelope.occurred_at)
-    assert all(earlier < later for at in times.values() for earlier, later in zip(at, at[1:]))
+    assert all(earlier < later for at in times.values() for earlier, later in pairwise(at))
 
 
 def test_the_whole_simulated_traffic_applies_without_a_rejection(applied):

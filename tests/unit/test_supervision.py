@@ -15,7 +15,18 @@ from structlog.testing import capture_logs
 from orderflow.consumers.inbound import NotCoPartitioned
 from orderflow.db import StreamLock
 from orderflow.supervision import (
-    FAILURE, FATAL, STANDBY, TRANSIENT, Backoff, ErrorPolicy, GiveUp, Health, Stopped, Streak, Supervisor, Worker,
+    FAILURE,
+    FATAL,
+    STANDBY,
+    TRANSIENT,
+    Backoff,
+    ErrorPolicy,
+    GiveUp,
+    Health,
+    Stopped,
+    Streak,
+    Supervisor,
+    Worker,
 )
 
 POLICY = ErrorPolicy(fatal_types=(NotCoPartitioned,))
@@ -106,7 +117,10 @@ def settled(supervisor) -> bool:
     return state is not None and state.state in {"running", "standby", "failed"}
 
 
-def run_worker(steps, give_up=GiveUp(), on_failure=None, until=settled, timeout=5.0):
+DEFAULT_GIVE_UP = GiveUp()
+
+
+def run_worker(steps, give_up=DEFAULT_GIVE_UP, on_failure=None, until=settled, timeout=5.0):
     """Run a worker whose step raises or returns the items of ``steps`` in turn, then idles."""
     stop = threading.Event()
     supervisor = Supervisor(stop, policy=POLICY, backoff=Backoff(initial=0.001, maximum=0.002), give_up=give_up)

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from orderflow.aggregates.errors import ApprovalNotPending, IllegalTransition, NotAuthorized, NotLinked, VersionNotCurrent
+from orderflow.aggregates.errors import (
+    ApprovalNotPending,
+    IllegalTransition,
+    NotAuthorized,
+    NotLinked,
+    VersionNotCurrent,
+)
 from orderflow.aggregates.values import Approval, ApprovalState, SalesDocumentType
 from orderflow.application.orders import Orders
 from tests.strategies import CLERK, CUSTOMER, MANAGER, SALES_AGENT, WAREHOUSE, at, b2b_payload, fresh_orders, line

@@ -140,7 +140,7 @@ def test_interleaved_batches_of_three_processes_with_conflicts_and_failures_neve
                 refs = [place(app, f"SF-{round_no}-{p}-{n}") for n in range(rng.randint(1, 60))]
                 batches.append((app, batch, refs))
             rng.shuffle(batches)
-            for app, batch, refs in batches:
+            for _app, batch, refs in batches:
                 try:
                     if rng.random() < 0.2:
                         batch.__exit__(RuntimeError, RuntimeError("failed"), None)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta, timezone
+from datetime import UTC, timedelta, timezone
 from decimal import Decimal
 
 import pytest
@@ -118,5 +118,5 @@ def test_the_time_of_an_action_is_recorded_in_utc(app: Orders) -> None:
     local = at(0).astimezone(timezone(timedelta(hours=2)))
     app.place_order("SF-1", b2b_payload(), CUSTOMER, local)
 
-    assert app.get_order("SF-1").workflow_status.at.tzinfo == timezone.utc
+    assert app.get_order("SF-1").workflow_status.at.tzinfo == UTC
     assert app.get_order("SF-1").workflow_status.at == at(0)

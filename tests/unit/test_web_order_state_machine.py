@@ -24,7 +24,18 @@ from orderflow.aggregates.lines import lines_total
 from orderflow.aggregates.order_taking_setup import OrderTakingSetup
 from orderflow.aggregates.values import Actor, UserType
 from orderflow.aggregates.web_order import WebOrder
-from tests.strategies import CLERK, CUSTOMER, MANAGER, SALES_AGENT, actors, at, b2b_payloads, fresh_orders, line, wire_lines
+from tests.strategies import (
+    CLERK,
+    CUSTOMER,
+    MANAGER,
+    SALES_AGENT,
+    actors,
+    at,
+    b2b_payloads,
+    fresh_orders,
+    line,
+    wire_lines,
+)
 
 ORDER_STATUSES = ["Received", "Reservation", "Warehouse", "Partially Shipped", "Shipped", "Rejected"]
 

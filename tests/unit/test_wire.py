@@ -1,7 +1,7 @@
 """The envelope on the wire: what a producer sends is what the consumer reads, and nothing else gets in."""
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import msgpack
 import pytest
@@ -36,7 +36,7 @@ envelopes = st.builds(
     key=st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=20).filter(str.strip),
     message_id=st.uuids().map(str),
     message_type=st.sampled_from(["order_placed", "customer_comment", "shipment_posted"]),
-    occurred_at=st.datetimes(datetime(2000, 1, 1), datetime(2099, 12, 31), timezones=st.just(timezone.utc)),
+    occurred_at=st.datetimes(datetime(2000, 1, 1), datetime(2099, 12, 31), timezones=st.just(UTC)),
     payload=payloads,
     schema_version=st.integers(1, 9),
     producer=st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=10),
@@ -55,7 +55,7 @@ def test_every_envelope_survives_the_wire_round_trip(envelope):
 
 
 def test_times_on_the_wire_are_utc_with_a_z():
-    at = datetime(2026, 11, 2, 9, 30, tzinfo=timezone.utc)
+    at = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
     envelope = Envelope(key="SF-1", message_id="m1", message_type="order_placed", occurred_at=at, payload={})
     assert ("occurred_at", b"2026-11-02T09:30:00Z") in envelope.headers()
 
@@ -185,9 +185,9 @@ def test_an_occurred_at_that_is_no_real_day_is_refused():
 
 
 @pytest.mark.parametrize(("at", "utc"), [
-    ("2026-11-02T10:30:00+01:00", datetime(2026, 11, 2, 9, 30, tzinfo=timezone.utc)),
-    ("2026-11-02T09:30:00.123456789Z", datetime(2026, 11, 2, 9, 30, 0, 123456, tzinfo=timezone.utc)),
-    ("2026-11-02T09:30:00.5+00:00", datetime(2026, 11, 2, 9, 30, 0, 500000, tzinfo=timezone.utc)),
+    ("2026-11-02T10:30:00+01:00", datetime(2026, 11, 2, 9, 30, tzinfo=UTC)),
+    ("2026-11-02T09:30:00.123456789Z", datetime(2026, 11, 2, 9, 30, 0, 123456, tzinfo=UTC)),
+    ("2026-11-02T09:30:00.5+00:00", datetime(2026, 11, 2, 9, 30, 0, 500000, tzinfo=UTC)),
 ])
 def test_an_occurred_at_with_an_offset_or_nanoseconds_is_read_as_utc(at, utc):
     assert decode(b"SF-1", msgpack.packb({}), headers(occurred_at=at)).occurred_at == utc
@@ -257,7 +257,7 @@ def test_msgpack_that_json_cannot_carry_is_refused_with_a_specific_reason(value,
 @pytest.mark.parametrize("content_type", [MSGPACK, JSON])
 def test_a_nul_character_anywhere_in_the_payload_is_refused_naming_the_field(content_type):
     envelope = Envelope(key="SF-1", message_id="m1", message_type="order_placed",
-                        occurred_at=datetime(2026, 11, 2, tzinfo=timezone.utc), content_type=content_type,
+                        occurred_at=datetime(2026, 11, 2, tzinfo=UTC), content_type=content_type,
                         payload={"shipping": {"name": "Anna\x00Lind"}})
     with pytest.raises(BadEnvelope) as raised:
         roundtrip(envelope)

@@ -60,8 +60,8 @@ from typing import Any, get_args, get_type_hints
 
 from orderflow.aggregates.errors import InvalidOrder, Problem
 from orderflow.aggregates.lines import Line, lines_total, read_lines
-from orderflow.aggregates.values import AuthorizationResult, CheckoutType, CustomerType
 from orderflow.aggregates.payload_reader import Fields, Reader
+from orderflow.aggregates.values import AuthorizationResult, CheckoutType, CustomerType
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,8 @@ from enum import StrEnum
 from typing import Any
 
 from orderflow.aggregates.errors import Problem
-from orderflow.aggregates.values import LineType, member, money
 from orderflow.aggregates.payload_reader import Fields, Reader
+from orderflow.aggregates.values import LineType, member, money
 
 HUNDRED = Decimal(100)
 

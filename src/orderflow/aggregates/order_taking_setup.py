@@ -12,9 +12,9 @@ before the rename name that module in their topics, and still load (see
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
-from functools import cache
 from datetime import datetime
 from enum import StrEnum
+from functools import cache
 from typing import Any, Self, get_type_hints
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -22,8 +22,8 @@ from eventsourcing.domain import Aggregate, event
 from eventsourcing.utils import register_topic
 
 from orderflow.aggregates.errors import ConflictingSetup, InvalidCommand, NotAuthorized
-from orderflow.aggregates.values import Actor, CustomerType, choice, stamp
 from orderflow.aggregates.payload_reader import field_name
+from orderflow.aggregates.values import Actor, CustomerType, choice, stamp
 
 SETUP_ID = uuid5(NAMESPACE_URL, "orderflow:order-taking-setup")
 

@@ -7,7 +7,7 @@ events can store the plain string and read models can show it as is.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from typing import Any, TypeVar
@@ -42,13 +42,13 @@ def member(kind: type[E], value: Any) -> E:
 
 def stamp(actor: Actor, at: datetime) -> dict[str, Any]:
     """The ``actor`` and ``at`` (timezone-aware, stored in UTC) attributes every event carries."""
-    if type(at) is datetime and at.tzinfo is timezone.utc and type(actor) is Actor:
+    if type(at) is datetime and at.tzinfo is UTC and type(actor) is Actor:
         return {"actor": actor.to_dict(), "at": at}  # the common case: what astimezone(utc) gives is ``at`` itself
     if not isinstance(at, datetime) or at.tzinfo is None or at.utcoffset() is None:
         raise InvalidCommand(f"the time of an action must be a timezone-aware datetime, not a naive one or a {type(at).__name__}")
     if not isinstance(actor, Actor):
         raise InvalidCommand(f"an actor must be an Actor, not a {type(actor).__name__}")
-    return {"actor": actor.to_dict(), "at": at.astimezone(timezone.utc)}
+    return {"actor": actor.to_dict(), "at": at.astimezone(UTC)}
 
 
 class CustomerType(StrEnum):

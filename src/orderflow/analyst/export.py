@@ -63,7 +63,7 @@ def table_rows(db: Database, table: str) -> list[dict[str, Any]]:
     """Every row of a read-model table as a dict, ordered by its columns."""
     columns = table_columns(db, table)
     order = ", ".join(str(i + 1) for i in range(len(columns)))
-    return [dict(zip(columns, row)) for row in db.query(f"SELECT * FROM {table} ORDER BY {order}")]
+    return [dict(zip(columns, row, strict=True)) for row in db.query(f"SELECT * FROM {table} ORDER BY {order}")]
 
 
 def export(app: Orders, db: Database, out: Path, fmt: str = "jsonl") -> list[Path]:

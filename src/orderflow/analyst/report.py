@@ -60,7 +60,7 @@ def summarize(durations: dict[str, list[timedelta]]) -> list[dict[str, Any]]:
         hours = [d.total_seconds() / 3600 for d in values]
         stats = (statistics.fmean(hours), statistics.median(hours), max(hours)) if hours else (None, None, None)
         rows.append({"measure": measure, "count": len(hours),
-                     **{k: None if v is None else round(v, 2) for k, v in zip(("mean_h", "median_h", "max_h"), stats)}})
+                     **{k: None if v is None else round(v, 2) for k, v in zip(("mean_h", "median_h", "max_h"), stats, strict=True)}})
     return rows
 
 

@@ -27,9 +27,9 @@ from orderflow.aggregates.web_order import WebOrder
 from orderflow.application.ciphers import cipher_env
 from orderflow.application.commands import OrderCommands
 from orderflow.application.positions import RECEIPT_COLUMNS, RECEIPTS, POPOPositionsRecorder, Rows, Staged
-from orderflow.settings import eventsourcing_env, libpq_ssl_env
 from orderflow.application.shredding import CustomerKeys, ShreddingMapper, UnknownCustomer, candidates
 from orderflow.application.transcodings import DateAsISO
+from orderflow.settings import eventsourcing_env, libpq_ssl_env
 
 
 class Orders(OrderCommands, Application[UUID]):

@@ -139,7 +139,7 @@ class PostgresPositionsRecorder(PostgresProcessRecorder):
         super()._insert_events(curs, stored_events, **kwargs)
         for rows in self.staged.rows:
             curs.execute(_insert_unnest_sql(rows, f"{self.datastore.schema}.{rows.table}"),
-                         [list(column) for column in zip(*rows.rows)])
+                         [list(column) for column in zip(*rows.rows, strict=True)])
 
     def _insert_stored_events(self, curs: Any, stored_events: Any, **_: Any) -> None:
         """The library's insert (lock, notify, insert returning notification ids), one array per column."""

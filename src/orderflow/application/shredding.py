@@ -45,8 +45,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from eventsourcing.persistence import Cipher, Mapper, StoredEvent
 from eventsourcing.utils import get_topic
 
-from orderflow.contract.personal import personal_fields
 from orderflow.application.positions import Rows, Staged
+from orderflow.contract.personal import personal_fields
 
 ENCRYPTED = "<encrypted>"
 FORGOTTEN = "<forgotten>"

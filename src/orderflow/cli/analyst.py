@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from orderflow.aggregates.errors import WebOrderError
+from orderflow.analyst.charts import PlotsMissing
 from orderflow.analyst.export import MissingExtra, export
 from orderflow.analyst.history import describe, diff_rows, find_order_id, order_as_of
 from orderflow.analyst.plain import cell
-from orderflow.analyst.charts import PlotsMissing
 from orderflow.analyst.report import html_report, lead_times, placed_times, summarize, time_in_status
 from orderflow.cli.output import add_json_flag, json_lines, show, table
 from orderflow.cli.reading import caught_up

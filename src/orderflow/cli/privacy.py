@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from orderflow.application.shredding import UnknownCustomer
@@ -24,7 +24,7 @@ def cmd_forget(settings: Settings, args: argparse.Namespace) -> int:
     """Forget a customer (docs/security.md); then `orderflow projections rebuild` rewrites the read models."""
     engine = open_existing(settings)
     try:
-        done = engine.app.forget_customer(args.customer, args.requested_by, datetime.now(timezone.utc))
+        done = engine.app.forget_customer(args.customer, args.requested_by, datetime.now(UTC))
     except UnknownCustomer as error:
         print(f"orderflow forget: {error}", file=sys.stderr)
         return 1

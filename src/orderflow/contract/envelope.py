@@ -24,7 +24,7 @@ import math
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import msgpack
@@ -41,14 +41,14 @@ MAX_HEADERS = 64
 MAX_MESSAGE_ID = 128
 MAX_VALUE_BYTES = 1024 * 1024
 MAX_DEPTH = 16
-EARLIEST = datetime(2000, 1, 1, tzinfo=timezone.utc)
-LATEST = datetime(2099, 12, 31, 23, 59, 59, 999999, tzinfo=timezone.utc)
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(2099, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
 TIME_RANGE = "2000-01-01T00:00:00Z..2099-12-31T23:59:59Z"
 MAX_INT = 2**63 - 1
 
 VERSION = re.compile(r"[1-9][0-9]{0,5}", re.ASCII)
 MESSAGE_TYPE = re.compile(r"[a-z][a-z0-9_]{0,63}", re.ASCII)
-MESSAGE_ID = re.compile(r"[\x21-\x7e]{1,%d}" % MAX_MESSAGE_ID, re.ASCII)
+MESSAGE_ID = re.compile(rf"[\x21-\x7e]{{1,{MAX_MESSAGE_ID}}}", re.ASCII)
 TIME = re.compile(
     r"(?P<year>[0-9]{4})-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?P<fraction>\.[0-9]{1,9})?(?P<offset>Z|[+-][0-9]{2}:[0-9]{2})",
     re.ASCII,
@@ -99,7 +99,7 @@ def format_time(at: datetime) -> str:
     """ISO 8601 in UTC with a ``Z``: the one time format on the wire."""
     if at.tzinfo is None:
         raise ValueError("times on the wire must be timezone-aware")
-    return at.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+    return at.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def parse_time(text: str) -> datetime:
@@ -113,7 +113,7 @@ def parse_time(text: str) -> datetime:
     plain = text[: match.start("fraction")] if match["fraction"] else text[: match.start("offset")]
     offset = "+00:00" if match["offset"] == "Z" else match["offset"]
     try:
-        at = datetime.fromisoformat(f"{plain}{fraction}{offset}").astimezone(timezone.utc)
+        at = datetime.fromisoformat(f"{plain}{fraction}{offset}").astimezone(UTC)
     except ValueError:
         raise ValueError("is not a valid date and time") from None
     if not EARLIEST <= at <= LATEST:
@@ -197,7 +197,7 @@ def _checked_headers(headers: list[tuple[Any, Any]]) -> dict[str, str]:
     if repeated:
         raise BadEnvelope("; ".join(repeated))
     found: dict[str, str] = {}
-    for name, (_, raw) in zip(names, headers):
+    for name, (_, raw) in zip(names, headers, strict=True):
         shown = f"header {_shown(name)}"
         if not isinstance(name, str) or len(name) > MAX_HEADER_BYTES:
             raise BadEnvelope(f"a header name is not text of at most {MAX_HEADER_BYTES} characters")

@@ -20,11 +20,11 @@ re-publishing from position 0 gives the same ids and the same payloads.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
 from functools import lru_cache
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 from uuid import NAMESPACE_URL, UUID, uuid5

@@ -20,13 +20,13 @@ from kafka import KafkaProducer
 
 from orderflow.aggregates.web_order import WebOrder
 from orderflow.application.orders import Orders
+from orderflow.contract.envelope import Envelope
 from orderflow.db import Cursor, Database, StreamLock
 from orderflow.kafka import make_producer
 from orderflow.outbound.messages import DEFAULT_ORDER_URL_TEMPLATE, notification_messages, storefront_sync_messages
 from orderflow.projections.base import View
 from orderflow.projections.runner import ProjectionRunner
 from orderflow.settings import Topics
-from orderflow.contract.envelope import Envelope
 
 log = structlog.get_logger("orderflow.outbound")
 

@@ -101,10 +101,10 @@ class View(ABC):
         Applying a batch again (a replay, a duplicate) must change nothing.
         """
 
-    def before_commit(self, cursor: Cursor) -> None:
+    def before_commit(self, cursor: Cursor) -> None:  # noqa: B027 - an optional hook
         """Called after every view of the batch flushed, before the positions are recorded; raising rolls back."""
 
-    def forget(self) -> None:
+    def forget(self) -> None:  # noqa: B027 - an optional hook
         """Drop what was noted but not written (after a failed transaction, it was rolled back)."""
 
     def value(self, value: Any) -> Any:

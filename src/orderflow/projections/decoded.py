@@ -82,7 +82,7 @@ class DecodedEvents:
         if missing:
             events = self._decode(missing)
             with self._lock:
-                for notification, event in zip(missing, events):
+                for notification, event in zip(missing, events, strict=True):
                     found[notification.id] = event
                     if self._forgets() != forgotten:  # decoded while a customer was being forgotten: not kept
                         continue

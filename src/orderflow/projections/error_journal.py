@@ -58,7 +58,7 @@ class ErrorJournalView(View):
         rows = db.query(
             f"SELECT {', '.join(columns)} FROM {self.table('error_journal')} ORDER BY position DESC LIMIT ?", [limit]
         )
-        return [dict(zip(columns, row)) for row in rows]
+        return [dict(zip(columns, row, strict=True)) for row in rows]
 
     def count(self, db: Database) -> int:
         """How many messages were rejected (each also went to the dead-letter topic)."""

@@ -72,7 +72,7 @@ class ParkedMessagesView(View):
             "ORDER BY position LIMIT ?",
             [limit],
         )
-        return [dict(zip(columns, row)) for row in rows]
+        return [dict(zip(columns, row, strict=True)) for row in rows]
 
     def count_waiting(self, db: Database) -> int:
         """How many parked messages still wait for their order."""

@@ -61,7 +61,7 @@ def _rebuild(
     while runner.run_once():
         if progress is not None:
             progress(min(runner.positions()), total)
-    positions = {view.name: position for view, position in zip(views, runner.positions())}
+    positions = {view.name: position for view, position in zip(views, runner.positions(), strict=True)}
     with db.transaction() as cursor:  # before the swap, whose transaction locks the live tables
         for view in views:
             view.restore_keys(cursor)

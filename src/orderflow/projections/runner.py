@@ -86,7 +86,7 @@ class ProjectionRunner:
     def lag(self) -> dict[str, int]:
         """How many events each view is behind the store."""
         head = self.head()
-        return {view.name: head - position for view, position in zip(self.views, self.positions())}
+        return {view.name: head - position for view, position in zip(self.views, self.positions(), strict=True)}
 
     def run_once(self) -> int:
         """Apply at most one batch to every view that is behind; return how many events the batch had."""
@@ -96,7 +96,7 @@ class ProjectionRunner:
         if not notifications:
             return 0
         last = notifications[-1].id
-        behind = {view: position for view, position in zip(self.views, positions) if position < last}
+        behind = {view: position for view, position in zip(self.views, positions, strict=True) if position < last}
         try:
             self.apply(notifications, behind)
             with self.db.transaction() as cursor:
@@ -157,7 +157,7 @@ class ProjectionRunner:
                 taken.append((notification, views, follow))
         events = self.decoded.decode([notification for notification, _, _ in taken])
         advance = self.follower.advance
-        for (notification, views, follow), event in zip(taken, events):
+        for (notification, views, follow), event in zip(taken, events, strict=True):
             aggregate = advance(event) if follow else None
             for view in views:
                 view.apply(event, notification.id, aggregate)

@@ -9,6 +9,7 @@ changes nothing.
 
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import Any
 
 from orderflow.db import Cursor
@@ -66,7 +67,7 @@ class StatusHistoryView(FollowingView):
             first = periods[0]
             if first[OPENED] > 1:  # the period Placed opens (version 1) has none before it
                 closing.append([first[FROM_AT], first[ORDER_ID], first[OPENED]])
-            for period, following in zip(periods, periods[1:]):
+            for period, following in pairwise(periods):
                 period[TO_AT] = following[FROM_AT]
             rows.extend(periods)
         if closing:

@@ -107,7 +107,8 @@ class WebOrdersView(FollowingView):
         )
         flags = ("mismatch", "unpaid", "underpaid", "overpaid", "refused")
         return [
-            {**dict(zip(shown, row)), "flags": ",".join(f for f, on in zip(flags, row[len(shown):]) if on)}
+            {**dict(zip(shown, row[:len(shown)], strict=True)),
+             "flags": ",".join(f for f, on in zip(flags, row[len(shown):], strict=True) if on)}
             for row in rows
         ]
 

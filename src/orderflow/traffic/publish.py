@@ -18,16 +18,15 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-
 from orderflow.consumers.handlers import topic_for
+from orderflow.contract.envelope import JSON, MSGPACK, Envelope, parse_time
 from orderflow.contract.schemas import Contract
 from orderflow.kafka import make_producer
 from orderflow.settings import Settings, Topics
-from orderflow.contract.envelope import JSON, MSGPACK, Envelope, parse_time
 
 PRODUCER = "orderflow-publish"
 FIELDS = {"key", "message_type", "payload", "message_id", "occurred_at", "schema_version", "content_type"}
@@ -42,7 +41,7 @@ class BadMessages(ValueError):
 
 
 def read_messages(
-    path: Path, contract: Contract, topics: Topics, now: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
+    path: Path, contract: Contract, topics: Topics, now: Callable[[], datetime] = lambda: datetime.now(UTC)
 ) -> list[tuple[str, Envelope]]:
     """Every message of the file with its topic; :class:`BadMessages` naming every bad line if any is bad."""
     messages, problems = [], []

@@ -17,17 +17,16 @@ from __future__ import annotations
 import random
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
-
 
 from orderflow.aggregates.lines import line_amount
 from orderflow.aggregates.values import money
 from orderflow.consumers.handlers import ERP, SETUP_KEY, STOREFRONT, TOPIC_OF, placing_customer, topic_for
+from orderflow.contract.envelope import JSON, MSGPACK, Envelope
 from orderflow.kafka import make_producer
 from orderflow.settings import Settings
-from orderflow.contract.envelope import JSON, MSGPACK, Envelope
 
 CATALOG = [
     ("ITEM-1000", "Bicycle frame 54 cm", "Aluminium, matte black", Decimal("389.00")),
@@ -48,7 +47,7 @@ MANAGER = {"user_type": "Back Office User", "user_no": "U-MGR-1", "person_name":
 WAREHOUSE = {"user_type": "Back Office User", "user_no": "U-WH-3", "person_name": "Wes Warehouse", "company": "Bikes & Co",
              "roles": ["Warehouse"]}
 PRODUCERS = {STOREFRONT: ("storefront-simulator", MSGPACK), ERP: ("erp-simulator", JSON)}
-START = datetime(2026, 11, 2, 8, 0, tzinfo=timezone.utc)
+START = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
 
 
 def order_placed_payload(rng: random.Random, n: int, at: datetime) -> dict[str, Any]:
