@@ -9,6 +9,7 @@ keys' partitions and are applied once, in event time, by the ordinary inbound pa
 from __future__ import annotations
 
 import base64
+from dataclasses import replace
 from datetime import timedelta
 
 import msgpack
@@ -259,7 +260,8 @@ def test_a_redrive_of_many_entries_during_a_backlog_with_two_engines_one_sigkill
         wait_until(lambda: len(entries(settings, group="misrouted")) == refused, 180, "the misrouted entries",
                    alive=lambda: first.popen.poll() is None)
         # More traffic is on the way (a backlog) while the redrive is sent; then one engine dies mid-way.
-        more = [e for _, e in traffic(10, seed=6) if e.message_type != "order_taking_configured"]
+        more = [replace(e, key=e.key.replace("SF-", "SF-B-")) for _, e in traffic(10, seed=6)
+                if e.message_type != "order_taking_configured"]
         publish(settings, more)
         outcome = repair.redrive(settings, repair.Scope(group="misrouted"), user="ops-anna")
         assert len(outcome.sent) == refused
