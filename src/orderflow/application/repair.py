@@ -14,7 +14,7 @@ Reading (the ``error_journal`` read model, caught up by the caller)::
     failed_entries(db: Database, filters: Filters = Filters(), limit: int = 1000) -> list[Entry]
         # Entry(id, rejected_at, group, reason, error, state, attempts, topic, partition, offset, order,
         #       message_id, message_type, last_attempt_at, closed_by, closed_reason, edited)
-    cause(reason: str) -> str
+    cause(reason: str, error: str = "") -> str
         # the group of a reason: the reason with its values taken out
 
 Acting (each opens the event store and the broker the settings name, and closes them)::
@@ -216,7 +216,10 @@ def failed_entries(db: Database, filters: Filters = Filters(), limit: int = 1000
                "edits")
     rows = db.query(f"SELECT {', '.join(columns)} FROM {view.table('error_journal')} {where} "
                     "ORDER BY position LIMIT ?", [*parameters, limit])
-    return [Entry(row[0], _time(row[1]), *row[2:13], _time(row[13]), *row[14:]) for row in rows]
+    return [Entry(id=row[0], rejected_at=_time(row[1]), group=row[2], reason=row[3], error=row[4], state=row[5],
+                  attempts=row[6], topic=row[7], partition=row[8], offset=row[9], order=row[10], message_id=row[11],
+                  message_type=row[12], last_attempt_at=_time(row[13]), closed_by=row[14], closed_reason=row[15],
+                  edits=row[16]) for row in rows]
 
 
 def failed_groups(db: Database, filters: Filters = Filters()) -> list[Group]:  # noqa: B008
@@ -274,7 +277,9 @@ def redrive(settings: Settings, scope: Scope, *, user: str, dry_run: bool = Fals
     at = datetime.now(UTC)
     with _engine(settings) as engine:
         candidates = _candidates(engine, scope)
-        sent, skipped, records = [], [], []
+        sent: list[Sent] = []
+        skipped: list[Skipped] = []
+        records: list[RejectedMessage] = []
         for entry in candidates:
             why = _cannot_send(entry)
             if why:
@@ -285,7 +290,10 @@ def redrive(settings: Settings, scope: Scope, *, user: str, dry_run: bool = Fals
             records.append(entry)
         records.sort(key=_event_time)
         action_id = uuid4()
-        producer = make_producer(settings) if records else None
+        if not records:
+            return _outcome(None if dry_run else _record(engine, action_id, user, scope, [], skipped, payload, at),
+                            user, at, dry_run, sent, skipped)
+        producer = make_producer(settings)
         try:
             if not dry_run and payload is not None:
                 _edit(engine, records[0], payload, user, at)
@@ -293,10 +301,11 @@ def redrive(settings: Settings, scope: Scope, *, user: str, dry_run: bool = Fals
             futures = []
             for entry in records:
                 topic = _topic(settings, entry)
-                partition = partition_for(entry.key.encode(), len(producer.partitions_for(topic)))
+                key = (entry.key or "").encode()  # never empty: see _cannot_send
+                partition = partition_for(key, len(producer.partitions_for(topic)))
                 sent.append(Sent(str(entry.id), entry.key, entry.message_type, topic, partition))
                 if not dry_run:
-                    futures.append(producer.send(topic, key=entry.key.encode(),
+                    futures.append(producer.send(topic, key=key,
                                                  value=base64.b64decode(entry.value_b64), partition=partition,
                                                  headers=_headers(entry, action_id, user)))
             if futures:
@@ -304,16 +313,25 @@ def redrive(settings: Settings, scope: Scope, *, user: str, dry_run: bool = Fals
                 for future in futures:
                     future.get(timeout=settings.send_timeout_seconds)
         finally:
-            if producer is not None:
-                close_producer(producer, timeout=10)
-        if dry_run:
-            return RedriveOutcome(None, user, at, True, tuple(sent), tuple(skipped))
-        action = RepairAction(action_id, "redrive", user, _scope(scope), {
-            "sent": [asdict(each) for each in sent], "skipped": [asdict(each) for each in skipped],
-            "edited": payload is not None}, at)
-        engine.app.save(action)
-        log.info("redrive sent", action=str(action.id), user=user, sent=len(sent), skipped=len(skipped))
-        return RedriveOutcome(str(action.id), user, at, False, tuple(sent), tuple(skipped))
+            close_producer(producer, timeout=10)
+        return _outcome(None if dry_run else _record(engine, action_id, user, scope, sent, skipped, payload, at),
+                        user, at, dry_run, sent, skipped)
+
+
+def _record(engine: Engine, action_id: UUID, user: str, scope: Scope, sent: list[Sent], skipped: list[Skipped],
+            payload: dict[str, Any] | None, at: datetime) -> str:
+    """Record the redrive (after sending: what it records was sent); return the action's id."""
+    action = RepairAction(action_id, "redrive", user, _scope(scope), {
+        "sent": [asdict(each) for each in sent], "skipped": [asdict(each) for each in skipped],
+        "edited": payload is not None}, at)
+    engine.app.save(action)
+    log.info("redrive sent", action=str(action.id), user=user, sent=len(sent), skipped=len(skipped))
+    return str(action.id)
+
+
+def _outcome(action_id: str | None, user: str, at: datetime, dry_run: bool, sent: list[Sent],
+             skipped: list[Skipped]) -> RedriveOutcome:
+    return RedriveOutcome(action_id, user, at, dry_run, tuple(sent), tuple(skipped))
 
 
 def discard(settings: Settings, entry_id: str, *, user: str, reason: str) -> EntryChange:
@@ -369,6 +387,7 @@ def _user(user: str | None) -> str:
 
 
 def _entry(engine: Engine, entry_id: str) -> RejectedMessage:
+    entry: Any
     try:
         entry = engine.app.repository.get(UUID(entry_id))
     except (ValueError, AggregateNotFoundError):
@@ -438,7 +457,7 @@ def _check_edit(engine: Engine, entry: RejectedMessage, payload: dict[str, Any])
     except ValueError:
         raise RepairRefused("the record's schema_version header is not a number: its payload cannot be checked") from None
     try:
-        engine.contract.validate(entry.message_type, version, payload)
+        engine.contract.validate(entry.message_type or "", version, payload)
     except ContractViolation as error:
         raise RepairRefused(f"the edited payload is refused: {error}") from None
 
