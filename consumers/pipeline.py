@@ -282,16 +282,18 @@ class Pipeline:
                 self.merge.requeue(self._incoming(parked, parked_id=message_id), self._now)
         return []
 
-    def _take(self, source: Source, envelope: Envelope, at: datetime, own_receipt: str | None = None) -> str:
+    def _take(self, source: Source, envelope: Envelope, at: datetime, redrive: Redrive | None = None) -> str:
         """Check, deduplicate, then apply or park a new record: ``applied``, ``parked`` or ``duplicate``.
 
-        ``own_receipt``: where a redriven record was first read; a receipt from there is its own (it was parked
-        before it was rejected), not a duplicate's, and is not written again.
+        ``redrive``: a record the back office redrove, which may come on either inbound topic (a redrive sends
+        everything on the storefront topic, so that an order's records keep their event-time order); a receipt
+        from where it was first read is its own (it was parked before it was rejected), not a duplicate's, and
+        is not written again.
         """
-        self._check_route(source, envelope)
+        self._check_route(source, envelope, any_topic=redrive is not None)
         self.contract.validate(envelope.message_type, envelope.schema_version, envelope.payload)
         digest = payload_digest(envelope)
-        receipted = own_receipt is not None and self._receipt_of(envelope.message_id, own_receipt)
+        receipted = redrive is not None and self._receipt_of(envelope.message_id, redrive.first_source)
         if not receipted and self._seen_before(envelope, digest, source):
             self._outcomes["duplicate", envelope.message_type] += 1
             return "duplicate"
@@ -311,7 +313,7 @@ class Pipeline:
     def _take_redriven(self, source: Source, envelope: Envelope, at: datetime, redrive: Redrive) -> str:
         """:meth:`_take` for a record the back office redrove; its entry records the outcome in this transaction."""
         before = self._order_version(envelope.key)
-        outcome = self._take(source, envelope, at, own_receipt=redrive.first_source)
+        outcome = self._take(source, envelope, at, redrive)
         after = self._order_version(envelope.key)
         where = f"{source.topic}:{source.partition}@{source.offset}"
         self.app.save(redrive.settled(outcome, where, list(range(before + 1, after + 1)), at))
@@ -344,11 +346,12 @@ class Pipeline:
             self.parking.settle(source, incoming.parked_id, "rejected", reason, at)
         return [self._rejection(source, envelope, reason, error, redrive)]
 
-    def _check_route(self, source: Source, envelope: Envelope) -> None:
-        """Refuse a message on the wrong topic, or on a partition its key does not hash to, or keyed by the setup key."""
+    def _check_route(self, source: Source, envelope: Envelope, any_topic: bool = False) -> None:
+        """Refuse a message on the wrong topic (``any_topic``: either inbound topic will do), or on a partition its
+        key does not hash to, or keyed by the setup key."""
         check_key(envelope)
         kind = TOPIC_OF.get(envelope.message_type)
-        if kind is not None and kind != self._kind[source.topic]:
+        if kind is not None and kind != self._kind[source.topic] and not any_topic:
             home = topic_for(envelope.message_type, self.topics)
             raise Misrouted(f"{envelope.message_type} belongs on the {kind} topic ({home}), not on {source.topic}")
         expected = partition_for(source.key or b"", self.partition_count)

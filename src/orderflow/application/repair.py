@@ -47,7 +47,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -62,7 +62,6 @@ from eventsourcing.persistence import IntegrityError
 from orderflow.aggregates.inbox import OPEN, EntryNotOpen, RejectedMessage
 from orderflow.aggregates.repairs import RepairAction
 from orderflow.bootstrap import Engine, bootstrap
-from orderflow.consumers.handlers import TOPIC_OF, topic_for
 from orderflow.consumers.pipeline import partition_for
 from orderflow.consumers.redrives import REDRIVE_ACTION, REDRIVE_BY, REDRIVE_HEADERS, REDRIVE_OF
 from orderflow.contract.envelope import JSON, parse_time
@@ -71,11 +70,11 @@ from orderflow.db import Database
 from orderflow.kafka import make_producer
 from orderflow.outbound.publisher import close_producer
 from orderflow.projections.error_journal import ErrorJournalView, cause
-from orderflow.settings import Settings
+from orderflow.settings import Settings, Topics
 
 __all__ = [
     "Entry", "EntryChange", "Filters", "Group", "RedriveOutcome", "RepairRefused", "Scope", "Sent", "Skipped",
-    "cause", "discard", "failed_entries", "failed_groups", "redrive", "reopen",
+    "cause", "discard", "failed_entries", "failed_groups", "in_event_time", "outgoing", "redrive", "reopen",
 ]
 
 log = structlog.get_logger("orderflow.repair")
@@ -264,8 +263,8 @@ def redrive(settings: Settings, scope: Scope, *, user: str, dry_run: bool = Fals
             payload: dict[str, Any] | None = None) -> RedriveOutcome:
     """Publish the records of the open entries ``scope`` selects again, for the engine's inbound path to apply.
 
-    Each goes to its message type's topic, on the partition its key hashes to (a misrouted record lands where
-    it belongs), with the entry's id, the action's id and the user in headers; an order's entries are sent in
+    Each goes to the storefront topic, on the partition its key hashes to (a misrouted record lands where
+    it belongs; :func:`outgoing` says why one topic), with the entry's id, the action's id and the user in headers; an order's entries are sent in
     event time. The engine records on each entry what became of it, in the transaction that applies it
     (docs/operations.md, "Putting right what failed"). ``payload``: the edited payload of the one entry the
     scope names, checked against its schema before anything is sent or recorded; the edit is recorded on
@@ -288,7 +287,7 @@ def redrive(settings: Settings, scope: Scope, *, user: str, dry_run: bool = Fals
             if payload is not None:
                 _check_edit(engine, entry, payload)
             records.append(entry)
-        records.sort(key=_event_time)
+        records.sort(key=in_event_time)
         action_id = uuid4()
         if not records:
             return _outcome(None if dry_run else _record(engine, action_id, user, scope, [], skipped, payload, at),
@@ -300,14 +299,11 @@ def redrive(settings: Settings, scope: Scope, *, user: str, dry_run: bool = Fals
                 records = [engine.app.repository.get(records[0].id)]
             futures = []
             for entry in records:
-                topic = _topic(settings, entry)
-                key = (entry.key or "").encode()  # never empty: see _cannot_send
-                partition = partition_for(key, len(producer.partitions_for(topic)))
-                sent.append(Sent(str(entry.id), entry.key, entry.message_type, topic, partition))
+                one, key, value, headers = outgoing(entry, settings.topics, producer.partitions_for, action_id, user)
+                sent.append(one)
                 if not dry_run:
-                    futures.append(producer.send(topic, key=key,
-                                                 value=base64.b64decode(entry.value_b64), partition=partition,
-                                                 headers=_headers(entry, action_id, user)))
+                    futures.append(producer.send(one.topic, key=key, value=value, partition=one.partition,
+                                                 headers=headers))
             if futures:
                 producer.flush()
                 for future in futures:
@@ -419,24 +415,34 @@ def _cannot_send(entry: RejectedMessage) -> str:
     return ""
 
 
-def _event_time(entry: RejectedMessage) -> tuple:
-    """An order's entries in event time (the merge orders the rest); a record without a valid time first."""
+def outgoing(entry: RejectedMessage, topics: Topics, partitions_of: Callable[[str], Any], action_id: UUID,
+             user: str) -> tuple[Sent, bytes, bytes, list[tuple[str, bytes]]]:
+    """The record a redrive of ``entry`` sends: where to (the storefront topic, the partition its key hashes to
+    among ``partitions_of(topic)``), key, value and headers (the entry's, without ``dlq_*``, plus the redrive's).
+
+    Every redriven record goes on the storefront topic, whatever its message type: on one partition, in the
+    order sent, an order's records are applied in event time. Split over the two topics, the merge could let
+    a later record of one topic overtake an earlier one of the other held behind live traffic.
+    """
+    topic = topics.storefront
+    key = (entry.key or "").encode()  # never empty: see _cannot_send
+    partition = partition_for(key, len(partitions_of(topic)))
+    own = [(name, value.encode()) for name, value in entry.headers.items()
+           if not name.startswith("dlq_") and name not in REDRIVE_HEADERS]
+    headers = own + [(REDRIVE_OF, str(entry.id).encode()), (REDRIVE_ACTION, str(action_id).encode()),
+                     (REDRIVE_BY, user.encode())]
+    sent = Sent(str(entry.id), entry.key, entry.message_type, topic, partition)
+    return sent, key, base64.b64decode(entry.value_b64), headers
+
+
+def in_event_time(entry: RejectedMessage) -> tuple[datetime, datetime, int]:
+    """The order a redrive sends entries in: an order's in event time (the merge orders the rest); a record
+    without a valid time first."""
     try:
         occurred_at = parse_time(entry.headers.get("occurred_at", ""))
     except ValueError:
         occurred_at = datetime.min.replace(tzinfo=UTC)
     return occurred_at, entry.rejected_at, entry.offset
-
-
-def _topic(settings: Settings, entry: RejectedMessage) -> str:
-    return topic_for(entry.message_type, settings.topics) if entry.message_type in TOPIC_OF else entry.topic
-
-
-def _headers(entry: RejectedMessage, action_id: UUID, user: str) -> list[tuple[str, bytes]]:
-    own = [(name, value.encode()) for name, value in entry.headers.items()
-           if not name.startswith("dlq_") and name not in REDRIVE_HEADERS]
-    return own + [(REDRIVE_OF, str(entry.id).encode()), (REDRIVE_ACTION, str(action_id).encode()),
-                  (REDRIVE_BY, user.encode())]
 
 
 def _scope(scope: Scope) -> dict[str, Any]:
