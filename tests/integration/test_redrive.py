@@ -17,10 +17,12 @@ import pytest
 from kafka import KafkaProducer
 
 from orderflow.aggregates.inbox import RejectedMessage
+from orderflow.analyst.history import describe, order_as_of
 from orderflow.application import repair
 from orderflow.application.orders import Orders
 from orderflow.consumers.handlers import apply, topic_for
 from orderflow.consumers.pipeline import partition_for
+from orderflow.projections.repairs import RepairsView
 from orderflow.traffic.simulate import traffic
 from tests.integration.engine import consume_until, isolated_settings, read_topic, start_engine
 from tests.integration.processes import EngineProcess, end_offsets, wait_until
@@ -105,6 +107,15 @@ def test_a_misrouted_order_redriven_lands_on_its_keys_partition_and_is_applied_o
 
         assert event_names(engine.app) == applied_in_event_time(messages)
         assert all(e.closed_by == "ops-anna" and e.attempts == 2 for e in entries(settings))
+
+        # The order's event log (orderflow history) says which events a redrive caused; the action is recorded.
+        engine.projections.catch_up()
+        order, events = order_as_of(engine.app, engine.app.get_order(KEY).id)
+        log = describe(order, events, RepairsView(engine.db.is_postgres).redriven(engine.db, KEY))["event_log"]
+        assert log and all(e["redrive"].startswith("redriven by ops-anna (entry ") for e in log if e)
+        [action] = repair.actions(engine.db)
+        assert (action.kind, action.user, action.scope, len(action.detail["sent"])) == (
+            "redrive", "ops-anna", {"group": "misrouted"}, 4)
     finally:
         consumer.close()
         engine.close()

@@ -115,11 +115,11 @@ class RejectedMessage(Aggregate):
         """The redriven record was ``applied``, ``parked`` or found applied before (``duplicate``), from ``source``;
         ``order_versions`` are the versions of the order's events it caused (for the event log)."""
         self._must_be(OPEN, "redriven")
-        self._redriven(action_id=action_id, user=user, outcome=outcome, source=source,
+        self._redriven(action_id=action_id, user=user, outcome=outcome, source=source, order=self.key or "",
                        order_versions=order_versions, at=at)
 
     @event("Redriven")
-    def _redriven(self, action_id: str, user: str, outcome: str, source: str, order_versions: list[int],
+    def _redriven(self, action_id: str, user: str, outcome: str, source: str, order: str, order_versions: list[int],
                   at: datetime) -> None:
         self.state = REDRIVEN
         self.attempts += 1
