@@ -295,3 +295,11 @@ def test_orders_as_json_prints_every_row_and_a_table_says_on_stderr_when_a_limit
     assert run(many, "orders", "--json", "--limit", "10") == 0
     captured = capsys.readouterr()
     assert len(captured.out.splitlines()) == 10 and "first 10 rows" in captured.err
+
+
+def test_docs_read_models_lists_the_schema_of_every_export_file():
+    doc = (Path(__file__).parents[2] / "docs/read-models.md").read_text()
+    files = {"events": EVENTS, **{table: exported(table) for table in TABLES}, "book": BOOK}
+    for name, columns in files.items():
+        described = ", ".join(f"{c.name} {c.kind}" + (" (personal)" if c.personal else "") for c in columns)
+        assert f"| `{name}` | {described} |" in doc, name
