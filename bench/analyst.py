@@ -30,6 +30,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make `bench` and the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.harness import BenchError, engine_env  # noqa: E402
 from orderflow.aggregates.values import Actor  # noqa: E402
 from orderflow.application.orders import Orders  # noqa: E402
 from orderflow.contract.envelope import format_time  # noqa: E402
@@ -99,8 +100,6 @@ def catch_up(url: str) -> int:
 
 def measure(settings: Settings, *args: str) -> Measured:
     """Run ``orderflow ARGS`` in a process of its own; its wall time, peak RSS and the rows its export.json counts."""
-    from bench.harness import BenchError, engine_env
-
     out = Path(args[args.index("--out") + 1])
     started = time.perf_counter()
     result = subprocess.run([sys.executable, "-c", MEASURED, *args], env=engine_env(settings), capture_output=True,
