@@ -90,9 +90,9 @@ def order_book(app: Orders, db: Database, when: datetime, page_size: int = 1000)
 
 
 def _rows(finished: list[tuple[UUID, _Standing]], when: datetime, keys: OrderKeys) -> list[dict[str, Any]]:
-    existed = [(order_id, s) for order_id, s in finished if s.order is not None]
-    customers = keys.of(str(order_id) for order_id, _ in existed)
-    return [book_row(s.order, when, customers[str(order_id)][2], s.last_at) for order_id, s in existed]
+    existed = [(order_id, s.order, s.last_at) for order_id, s in finished if s.order is not None]
+    customers = keys.of(str(order_id) for order_id, _, _ in existed)
+    return [book_row(order, when, customers[str(order_id)][2], last_at) for order_id, order, last_at in existed]
 
 
 def export_book(app: Orders, db: Database, out: Path, when: datetime, fmt: str = "jsonl") -> dict[str, Any]:

@@ -79,7 +79,8 @@ def position_at(app: Orders, when: datetime) -> int:
     low, high = 0, head(app)  # the answer is in [low, high]
     while low < high:
         middle = (low + high + 1) // 2
-        [notification] = app.recorder.select_notifications(start=middle, limit=1) or [None]
+        found = app.recorder.select_notifications(start=middle, limit=1)
+        notification = found[0] if found else None
         if notification is None or notification.id > high:  # no event in [middle, high] (a gap in the positions)
             high = middle - 1
         elif app.mapper.to_domain_event(notification).timestamp <= when:

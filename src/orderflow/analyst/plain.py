@@ -12,7 +12,6 @@ from uuid import UUID
 
 from orderflow.contract.envelope import format_time
 
-
 _AS_IS = frozenset((str, int, float, bool, type(None)))
 
 
