@@ -127,6 +127,7 @@ class Settings:
     live_timeout_seconds: float = 60.0
     ready_max_lag: int = 1_000
     user: str | None = None
+    """Who runs a command: the back-office user a repair acts as, and who an export with personal data is logged for."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -258,7 +259,8 @@ class Environment(BaseSettings):
     ready_max_lag: int = Field(_DEFAULT.ready_max_lag, ge=0, description=(
         "/health/ready answers 503 while the inbound consumer lag (all partitions) is above this"))
     user: str | None = Field(None, description=(
-        "Who runs a command (a user no. or name): logged with `orderflow export --include-personal`; "
+        "Who runs a command (a back-office user no. or name): the user `orderflow errors redrive|discard|reopen` and "
+        "`orderflow parked release|reject` act as, and who `orderflow export --include-personal` is logged for; "
         "`--user` overrides it"))
 
     @classmethod
