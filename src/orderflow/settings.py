@@ -127,7 +127,7 @@ class Settings:
     live_timeout_seconds: float = 60.0
     ready_max_lag: int = 1_000
     user: str | None = None
-    """The back-office user a repair command acts as (``orderflow errors redrive``, ...), unless ``--user`` names one."""
+    """Who runs a command: the back-office user a repair acts as, and who an export with personal data is logged for."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -259,7 +259,9 @@ class Environment(BaseSettings):
     ready_max_lag: int = Field(_DEFAULT.ready_max_lag, ge=0, description=(
         "/health/ready answers 503 while the inbound consumer lag (all partitions) is above this"))
     user: str | None = Field(None, description=(
-        "The back-office user `orderflow errors redrive|discard|reopen` act as, unless --user names one"))
+        "Who runs a command (a back-office user no. or name): the user `orderflow errors redrive|discard|reopen` and "
+        "`orderflow parked release|reject` act as, and who `orderflow export --include-personal` is logged for; "
+        "`--user` overrides it"))
 
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings,
