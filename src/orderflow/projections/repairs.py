@@ -17,7 +17,8 @@ from orderflow.db import Cursor, Database
 from orderflow.projections.base import View
 
 ACTION_COLUMNS = ("id", "kind", "user_name", "taken_at", "scope", "detail", "position")
-REDRIVEN_COLUMNS = ("storefront_reference", "event_version", "entry_id", "action_id", "user_name", "redriven_at")
+REDRIVEN_COLUMNS = ("storefront_reference", "event_version", "entry_id", "action_id", "user_name", "redriven_at",
+                    "position")
 
 
 class RepairsView(View):
@@ -37,7 +38,7 @@ class RepairsView(View):
         cursor.execute(
             f"""CREATE TABLE IF NOT EXISTS {self.table('redriven_events')} (
                 storefront_reference TEXT NOT NULL, event_version INTEGER NOT NULL, entry_id TEXT NOT NULL,
-                action_id TEXT NOT NULL, user_name TEXT NOT NULL, redriven_at {t} NOT NULL,
+                action_id TEXT NOT NULL, user_name TEXT NOT NULL, redriven_at {t} NOT NULL, position BIGINT NOT NULL,
                 PRIMARY KEY (storefront_reference, event_version))"""
         )
 
@@ -53,7 +54,7 @@ class RepairsView(View):
                                   json.dumps(event.scope, sort_keys=True), json.dumps(event.detail, sort_keys=True),
                                   position])
         else:
-            self._redriven += [[event.order, version, str(event.originator_id), event.action_id, event.user, at]
+            self._redriven += [[event.order, version, str(event.originator_id), event.action_id, event.user, at, position]
                                for version in event.order_versions]
 
     def flush(self, cursor: Cursor) -> None:
