@@ -9,6 +9,10 @@ keys' partitions and are applied once, in event time, by the ordinary inbound pa
 from __future__ import annotations
 
 import base64
+import json
+import os
+import subprocess
+import sys
 from dataclasses import replace
 from datetime import timedelta
 
@@ -297,3 +301,46 @@ def test_a_redrive_of_many_entries_during_a_backlog_with_two_engines_one_sigkill
                     == [type(e).__name__ for e in clean.repository.event_store.get(clean.get_order(key).id)]), key
     finally:
         app.close()
+
+
+def orderflow(settings, *argv, user="ops-anna"):
+    """Run ``orderflow ARGV`` as the back office would, as ``user`` (ORDERFLOW_USER)."""
+    env = {**os.environ, **settings.where(), "ORDERFLOW_USER": user}
+    return subprocess.run([sys.executable, "-m", "orderflow.cli", *argv], env=env, capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_the_back_office_puts_the_misrouted_orders_right_with_the_orderflow_errors_command(settings, tmp_path):
+    publish(settings, story(), misrouted={KEY})
+    engine = start_engine(settings)
+    consumer = engine.inbound_consumer()
+    try:
+        drain(consumer, settings, lambda found: len(found) == 4)
+        listed = orderflow(settings, "errors", "--json")
+        [group] = [json.loads(line) for line in listed.stdout.splitlines()]
+        assert (group["group"], group["count"], group["open"]) == ("misrouted", 4, 4)
+
+        ends = end_offsets(settings)
+        dry = orderflow(settings, "errors", "redrive", "--group", "misrouted", "--dry-run", "--json")
+        assert dry.returncode == 0 and [json.loads(line)["sent"] for line in dry.stdout.splitlines()] == [
+            "would send"] * 4
+        assert end_offsets(settings) == ends, "a dry run sends nothing"
+
+        [placed] = entries(settings, message_type="order_placed")
+        bad = tmp_path / "payload.json"
+        bad.write_text(json.dumps({"customer_type": "B2C - Registered"}))
+        refused = orderflow(settings, "errors", "redrive", placed.id, "--payload", str(bad))
+        assert refused.returncode == 1 and "edited payload is refused" in refused.stderr
+        nobody = orderflow(settings, "errors", "discard", placed.id, "--reason", "x", user="")
+        assert nobody.returncode == 1 and "acting back-office user" in nobody.stderr
+
+        sent = orderflow(settings, "errors", "redrive", "--group", "misrouted")
+        assert sent.returncode == 0, sent.stderr
+        drain(consumer, settings, lambda found: all(e.state == "redriven" for e in found))
+        history = json.loads(orderflow(settings, "history", KEY, "--json").stdout)
+        assert all(e["redrive"].startswith("redriven by ops-anna") for e in history["event_log"] if e)
+        actions = [json.loads(line) for line in orderflow(settings, "errors", "actions", "--json").stdout.splitlines()]
+        assert [(a["kind"], a["user"]) for a in actions] == [("redrive", "ops-anna")]
+    finally:
+        consumer.close()
+        engine.close()
