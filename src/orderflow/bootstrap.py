@@ -13,7 +13,6 @@ from orderflow.consumers.dead_letters import DeadLetterTopic
 from orderflow.consumers.inbound import InboundConsumer
 from orderflow.contract.schemas import Contract
 from orderflow.db import Database, schema_lock
-from orderflow.health import HealthServer
 from orderflow.kafka import ensure_topics, make_producer
 from orderflow.metrics import Monitor
 from orderflow.outbound import OutboundPublisher
@@ -86,19 +85,19 @@ class Engine:
         ensure_topics(self.settings)
 
     def monitoring(self, consumer: InboundConsumer, outbound: OutboundPublisher, supervisor: Supervisor) -> list[Worker]:
-        """With ``ORDERFLOW_METRICS_PORT`` set: the metrics and health HTTP server, and the worker keeping lags current.
+        """With ``ORDERFLOW_METRICS_PORT`` set: the worker keeping the lag gauges and readiness current.
 
-        The server answers from ``supervisor``'s health (live within
-        ``ORDERFLOW_LIVE_TIMEOUT_SECONDS``, ready under ``ORDERFLOW_READY_MAX_LAG``);
-        it is closed with the engine. Without the setting: nothing.
+        Readiness waits for the consumer lag to be at most ``ORDERFLOW_READY_MAX_LAG``; the
+        partitions' end offsets are looked up with a Kafka client of the monitor's own, closed
+        with the engine. Without the setting: nothing (the HTTP server is ``orderflow run``'s).
         """
         s = self.settings
         if s.metrics_port is None:
             return []
-        supervisor.health.stall_after = s.live_timeout_seconds
-        monitor = Monitor(consumer, self.projections, outbound, supervisor.health, s.ready_max_lag)
-        server = HealthServer(supervisor.health, s.metrics_port, s.metrics_address)
-        self._closers.append(server.close)
+        client = KafkaConsumer(**s.kafka_config(), group_id=None, client_id="orderflow-monitor")
+        self._closers.append(client.close)
+        monitor = Monitor(consumer, self.projections, outbound, supervisor.health, s.ready_max_lag,
+                          end_offsets=lambda partitions: client.end_offsets(partitions, timeout_ms=2_000))
         return [Worker("monitor", monitor.step, supervisor, idle_sleep=MONITOR_INTERVAL)]
 
     def close(self) -> None:

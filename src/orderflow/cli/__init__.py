@@ -39,7 +39,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"orderflow {args.command}: no Kafka broker answers at {settings.kafka_bootstrap}; "
               "set ORDERFLOW_KAFKA_BOOTSTRAP (or start a local one with `make services-up`)", file=sys.stderr)
         return 2
-    except (NotCoPartitioned, MissingTopics, NoDatabase) as error:
+    except (BadSetting, NotCoPartitioned, MissingTopics, NoDatabase) as error:
         print(f"orderflow {args.command}: {error}", file=sys.stderr)
         return 2
     except (psycopg.Error, PersistenceError) as error:  # never the URL or the password, even if the driver's text holds them
