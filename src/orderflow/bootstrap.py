@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from contextlib import suppress
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from kafka import KafkaConsumer
 
@@ -17,6 +17,7 @@ from orderflow.kafka import ensure_topics, make_producer
 from orderflow.metrics import Monitor
 from orderflow.outbound import OutboundPublisher
 from orderflow.outbound.publisher import close_producer
+from orderflow.ownership import claim
 from orderflow.projections.catalog import all_views
 from orderflow.projections.follow import CACHED_ORDERS
 from orderflow.projections.runner import ProjectionRunner
@@ -39,8 +40,12 @@ class Engine:
     _closers: list = field(default_factory=list)
 
     def inbound_consumer(self, client_id: str = "orderflow") -> InboundConsumer:
-        """A consumer in the engine's group, with its own dead-letter producer."""
+        """A consumer in the engine's group, with its own dead-letter producer.
+
+        :class:`~orderflow.ownership.ForeignPositions` if the database's positions belong to another group.
+        """
         s = self.settings
+        claim(self.db, s.database_url, s.consumer_group, datetime.now(UTC))
         producer = make_producer(s)
         consumer = KafkaConsumer(
             **s.kafka_config(),

@@ -16,10 +16,20 @@ import psycopg
 import pytest
 from kafka import KafkaAdminClient
 
+from orderflow.application.orders import Orders
 from orderflow.kafka import MissingTopics, NotCoPartitioned, ensure_topics
+from orderflow.traffic.simulate import traffic
 from tests.alerts import evaluate_rules
-from tests.integration.engine import isolated_settings, placed, publish
-from tests.integration.processes import EngineProcess, end_offsets, engine_env, wait_until
+from tests.integration.engine import isolated_settings, placed, publish, read_topic
+from tests.integration.processes import (
+    EngineProcess,
+    end_offsets,
+    engine_env,
+    outcome,
+    publish_traffic,
+    run_until_consumed,
+    wait_until,
+)
 
 
 def free_port() -> int:
@@ -180,3 +190,39 @@ def test_existing_inbound_topics_with_different_partition_counts_are_refused(dat
         admin.close()
     with pytest.raises(NotCoPartitioned, match="has 2.*has 4"):
         ensure_topics(settings)
+
+
+def test_a_second_consumer_group_on_the_same_database_is_refused_and_changes_nothing(database_url, kafka_broker,
+                                                                                      tmp_path):
+    settings = isolated_settings(database_url, kafka_broker.bootstrap_servers)
+    ensure_topics(settings)
+    publish_traffic(settings, traffic(30, 11))
+    run_until_consumed(settings, tmp_path / "first.log")
+    before = outcome(database_url)
+    assert before.rejected == 0 and before.receipts
+    ends = end_offsets(settings)
+    renamed = replace(settings, consumer_group=f"{settings.consumer_group}-renamed")
+    owner = EngineProcess(settings, tmp_path / "owner.log")  # the owning group runs while the other one starts
+    try:
+        owner.wait_for_log("partition assigned", timeout=120)
+        for attempt in ("while the owner runs", "after it stopped"):
+            refused = subprocess.run([sys.executable, "-m", "orderflow.cli", "run"], env=engine_env(renamed),
+                                     capture_output=True, text=True, timeout=120)
+            assert refused.returncode == 2, (attempt, refused.stderr[-2000:])
+            last = refused.stderr.splitlines()[-1]
+            assert last.startswith("orderflow run: the positions in database") and "Traceback" not in refused.stderr
+            assert f"consumer group {settings.consumer_group!r}" in last and repr(renamed.consumer_group) in last
+            assert f"ORDERFLOW_CONSUMER_GROUP={settings.consumer_group}" in last
+            if owner.popen.poll() is None:
+                owner.signal(signal.SIGTERM)
+                assert owner.wait(30) == 0
+    finally:
+        owner.kill()
+    assert read_topic(kafka_broker.bootstrap_servers, settings.topics.dead_letters, expected=1, timeout=5) == []
+    assert outcome(database_url) == before, "the history changed"
+    app = Orders(database_url)
+    try:
+        assert {name: app.position(name) for name in ends} == {name: end - 1 if end else None
+                                                                for name, end in ends.items()}
+    finally:
+        app.close()

@@ -20,6 +20,7 @@ from orderflow.followers import FollowersProcess
 from orderflow.health import HealthServer
 from orderflow.kafka import MissingTopics, NotCoPartitioned
 from orderflow.outbound import OutboundPublisher
+from orderflow.ownership import ForeignPositions
 from orderflow.settings import Settings, in_memory, redact_url
 from orderflow.supervision import TRANSIENT, Backoff, ErrorPolicy, GiveUp, Stopped, Streak, Supervisor
 
@@ -45,7 +46,7 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
         signal.signal(signum, lambda *_: stop.set())
     supervisor = Supervisor(
         stop,
-        policy=ErrorPolicy(fatal_types=(NotCoPartitioned, MissingTopics)),
+        policy=ErrorPolicy(fatal_types=(NotCoPartitioned, MissingTopics, ForeignPositions)),
         backoff=Backoff(maximum=settings.backoff_max_seconds),
         give_up=GiveUp(settings.max_failures, settings.failure_window_seconds),
     )
