@@ -339,7 +339,7 @@ class Environment(BaseSettings):
     live_timeout_seconds: float = Field(_DEFAULT.live_timeout_seconds, allow_inf_nan=False, gt=0, description=(
         "/health/live answers 503 when the main loop has not turned for this long"))
     ready_max_lag: int = Field(_DEFAULT.ready_max_lag, ge=0, description=(
-        "/health/ready answers 503 while the inbound consumer lag (all partitions) is above this"))
+        "/health/ready answers 503 while the inbound consumer lag (records not recorded yet, all partitions) is above this"))
 
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings,
