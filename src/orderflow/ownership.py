@@ -35,7 +35,9 @@ def claim(db: Database, database_url: str, group: str, now: datetime) -> None:
         cursor.execute(f"INSERT INTO {TABLE} (id, consumer_group, since) VALUES (1, ?, ?) ON CONFLICT (id) DO NOTHING",
                        (group, now.isoformat()))
         cursor.execute(f"SELECT consumer_group, since FROM {TABLE} WHERE id = 1")
-        owner, since = cursor.fetchone()
+        row = cursor.fetchone()
+    assert row is not None  # the row is there: inserted above, or before
+    owner, since = row
     if owner != group:
         raise ForeignPositions(
             f"the positions in database {redact_url(database_url)} belong to consumer group {owner!r} (since "
