@@ -6,7 +6,7 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from kafka import KafkaConsumer
+from kafka import KafkaConsumer, TopicPartition
 
 from orderflow.application.orders import Orders
 from orderflow.consumers.dead_letters import DeadLetterTopic
@@ -26,6 +26,24 @@ from orderflow.supervision import Supervisor, Worker
 
 MONITOR_INTERVAL = 2.0
 """Seconds between refreshes of the lag gauges and of the readiness they decide."""
+
+
+class EndOffsets:
+    """Partitions' end offsets from the broker, with a client of its own made on first use (a broker
+    that does not answer is a ``KafkaError`` of the call, which the monitor rides out)."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.client: KafkaConsumer | None = None
+
+    def __call__(self, partitions: list[TopicPartition]) -> dict[TopicPartition, int]:
+        if self.client is None:
+            self.client = KafkaConsumer(**self.settings.kafka_config(), group_id=None, client_id="orderflow-monitor")
+        return self.client.end_offsets(partitions, timeout_ms=2_000)
+
+    def close(self) -> None:
+        if self.client is not None:
+            self.client.close()
 
 
 @dataclass
@@ -99,10 +117,10 @@ class Engine:
         s = self.settings
         if s.metrics_port is None:
             return []
-        client = KafkaConsumer(**s.kafka_config(), group_id=None, client_id="orderflow-monitor")
-        self._closers.append(client.close)
+        end_offsets = EndOffsets(s)
+        self._closers.append(end_offsets.close)
         monitor = Monitor(consumer, self.projections, outbound, supervisor.health, s.ready_max_lag,
-                          end_offsets=lambda partitions: client.end_offsets(partitions, timeout_ms=2_000))
+                          end_offsets=end_offsets)
         return [Worker("monitor", monitor.step, supervisor, idle_sleep=MONITOR_INTERVAL)]
 
     def close(self) -> None:
