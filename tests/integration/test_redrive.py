@@ -344,3 +344,37 @@ def test_the_back_office_puts_the_misrouted_orders_right_with_the_orderflow_erro
     finally:
         consumer.close()
         engine.close()
+
+
+def test_a_redrive_command_sigkilled_while_sending_loses_nothing_and_doubles_nothing_when_run_again(settings):
+    messages = [e for _, e in traffic(30, seed=8)]
+    setup = [e for e in messages if e.message_type == "order_taking_configured"]
+    misrouted = {e.key for e in messages if e.message_type == "order_placed"}
+    publish(settings, setup)
+    publish(settings, [e for e in messages if e not in setup], misrouted=misrouted)
+    refused = sum(e.key in misrouted for e in messages)
+    engine = start_engine(settings)
+    consumer = engine.inbound_consumer()
+    try:
+        drain(consumer, settings, lambda found: len(found) == refused)
+        env = {**os.environ, **settings.where(), "ORDERFLOW_USER": "ops-anna"}
+        killed = subprocess.Popen([sys.executable, "-m", "orderflow.cli", "errors", "redrive", "--group", "misrouted"],
+                                  env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        sent_any = lambda: sum(end_offsets(settings).values()) > len(messages)  # noqa: E731
+        wait_until(lambda: sent_any() or killed.poll() is not None, 60, "the redrive to start sending")
+        killed.kill()  # SIGKILL: whatever it sent is on the topic, the rest is not
+        killed.wait(10)
+        ends = end_offsets(settings)
+        consume_until(consumer, lambda: all(engine.app.position(n) == e - 1 for n, e in ends.items() if e))
+        again = orderflow(settings, "errors", "redrive", "--group", "misrouted")
+        assert again.returncode == 0 or "no open entry" in again.stderr
+        drain(consumer, settings, lambda found: all(e.state == "redriven" for e in found))
+        for key in misrouted:
+            clean = Orders()
+            for each in setup + sorted((e for e in messages if e.key == key), key=lambda e: e.occurred_at):
+                apply(clean, each)
+            names = [type(e).__name__ for e in engine.app.repository.event_store.get(engine.app.get_order(key).id)]
+            assert names == [type(e).__name__ for e in clean.repository.event_store.get(clean.get_order(key).id)], key
+    finally:
+        consumer.close()
+        engine.close()
