@@ -79,6 +79,25 @@ class KafkaSecurity:
 
 
 @dataclass(frozen=True)
+class ConsoleSettings:
+    """The back-office web console's configuration (``orderflow console``, docs/console.md)."""
+
+    address: str = "127.0.0.1"
+    port: int = 8400
+    users_json: str = field(default="", repr=False)
+    """``{"user id": {"password_hash": "$argon2id$...", "roles": ["Sales"], "name": "..."}}``: who may sign in."""
+    session_secret: str = field(default="", repr=False)
+    """Signs the session cookie; every console process behind one address needs the same."""
+    session_max_age_seconds: int = 8 * 3600
+    trusted_header: str = ""
+    """A header an authenticating reverse proxy sets to the signed-in user id (empty: sign in with a password)."""
+    personal_roles: tuple[str, ...] = ("Admin", "Sales", "Sales Manager", "Cashier")
+    """Roles that see personal fields; every other role sees them masked."""
+    action_timeout_seconds: float = 5.0
+    signin_attempts_per_minute: int = 5
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything configurable about one orderflow process (read from the environment by :class:`Environment`)."""
 
@@ -126,6 +145,7 @@ class Settings:
     metrics_address: str = "0.0.0.0"
     live_timeout_seconds: float = 60.0
     ready_max_lag: int = 1_000
+    console: ConsoleSettings = field(default_factory=ConsoleSettings)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -142,10 +162,11 @@ class BadSetting(ValueError):
 
 PREFIX = "ORDERFLOW_"
 SECRETS = ("database_url", "cipher_key", "cipher_old_keys", "kafka_sasl_username", "kafka_sasl_password",
-           "kafka_ssl_password")
+           "kafka_ssl_password", "console_users", "console_session_secret")
 """Settings that may instead come from a file named by ``ORDERFLOW_<NAME>_FILE`` (trailing newline dropped)."""
 _DEFAULT = Settings()
 _TOPICS = Topics()
+_CONSOLE = ConsoleSettings()
 _ENVIRON: ContextVar[Mapping[str, str] | None] = ContextVar("orderflow_environ", default=None)
 
 
@@ -256,6 +277,26 @@ class Environment(BaseSettings):
         "/health/live answers 503 when the main loop has not turned for this long"))
     ready_max_lag: int = Field(_DEFAULT.ready_max_lag, ge=0, description=(
         "/health/ready answers 503 while the inbound consumer lag (all partitions) is above this"))
+    console_address: str = Field(_CONSOLE.address, description="Address the web console (orderflow console) listens on")
+    console_port: int = Field(_CONSOLE.port, ge=0, le=65535, description="Port of the web console")
+    console_users: SecretStr | None = Field(None, description=(
+        'The console\'s users, JSON: {"user id": {"password_hash": "$argon2id$...", "roles": ["Sales"], "name": "..."}} '
+        "(hashes from `orderflow console hash-password`)"))
+    console_users_file: Path | None = Field(None, description="A file holding ORDERFLOW_CONSOLE_USERS")
+    console_session_secret: SecretStr | None = Field(None, description=(
+        "Key signing the console's session cookie (unset: a random one per process, sessions end at restart)"))
+    console_session_secret_file: Path | None = Field(None, description="A file holding ORDERFLOW_CONSOLE_SESSION_SECRET")
+    console_session_max_age_seconds: int = Field(_CONSOLE.session_max_age_seconds, ge=60, description=(
+        "A console session expires this long after sign-in"))
+    console_trusted_header: str = Field(_CONSOLE.trusted_header, description=(
+        "Header set by an authenticating reverse proxy to the user id (e.g. X-Forwarded-User); unset: password sign-in. "
+        "Only with a proxy that strips it from clients"))
+    console_personal_roles: str = Field(",".join(_CONSOLE.personal_roles), description=(
+        "Comma-separated roles that see personal fields in the console; other roles see them masked"))
+    console_action_timeout_seconds: float = Field(_CONSOLE.action_timeout_seconds, gt=0, description=(
+        "How long the console waits for the engine to apply or refuse an action it published"))
+    console_signin_attempts_per_minute: int = Field(_CONSOLE.signin_attempts_per_minute, ge=1, description=(
+        "Failed sign-ins allowed per user id and per client address in a minute; more are refused"))
 
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings,
@@ -328,6 +369,17 @@ class Environment(BaseSettings):
             metrics_address=self.metrics_address,
             live_timeout_seconds=self.live_timeout_seconds,
             ready_max_lag=self.ready_max_lag,
+            console=ConsoleSettings(
+                address=self.console_address,
+                port=self.console_port,
+                users_json=self.secret("console_users") or "",
+                session_secret=self.secret("console_session_secret") or "",
+                session_max_age_seconds=self.console_session_max_age_seconds,
+                trusted_header=self.console_trusted_header,
+                personal_roles=tuple(r.strip() for r in self.console_personal_roles.split(",") if r.strip()),
+                action_timeout_seconds=self.console_action_timeout_seconds,
+                signin_attempts_per_minute=self.console_signin_attempts_per_minute,
+            ),
         )
 
 
