@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from kafka.errors import KafkaError
+
 from orderflow.aggregates.inbox import RejectedMessage
 from orderflow.aggregates.values import Actor
 from orderflow.application.orders import Orders
@@ -84,10 +86,14 @@ class Actions:
         envelope = Envelope(key=reference, message_id=str(uuid.uuid4()), message_type=message_type,
                             occurred_at=datetime.now(UTC), payload=payload, producer=PRODUCER)
         topic = topic_for(message_type, self.settings.topics)
-        if self._producer is None:
-            self._producer = self._producer_factory()
-        sent = self._producer.send(topic, key=reference.encode(), value=envelope.value(), headers=envelope.headers())
-        record = sent.get(timeout=self.settings.send_timeout_seconds)
+        try:
+            if self._producer is None:
+                self._producer = self._producer_factory()
+            sent = self._producer.send(topic, key=reference.encode(), value=envelope.value(), headers=envelope.headers())
+            record = sent.get(timeout=self.settings.send_timeout_seconds)
+        except KafkaError as error:
+            return Outcome(None, f"not published: the Kafka broker at {self.settings.kafka_bootstrap} does not answer "
+                                 f"({type(error).__name__}); nothing changed", envelope.message_id)
         return self.wait(envelope.message_id, RejectedMessage.create_id(topic, record.partition, record.offset))
 
     def wait(self, message_id: str, rejection_id: Any) -> Outcome:

@@ -176,10 +176,15 @@ class ConsoleReader:
             where.append("order_date <= ?")
             params.append(query.date_to)
         if query.q:
-            prefix = re.sub(r"([\\%_])", r"\\\1", query.q) + "%"
+            # Exact, or a prefix when it ends with *: WO0000000001 must not also find WO0000000010 to ...19.
             columns = ("web_order_no", "storefront_reference", "sales_document_no", "sell_to_customer_no")
-            where.append("(" + " OR ".join(f"{c} LIKE ? ESCAPE '\\'" for c in columns) + ")")
-            params += [prefix] * len(columns)
+            if query.q.endswith("*"):
+                prefix = re.sub(r"([\\%_])", r"\\\1", query.q.rstrip("*")) + "%"
+                where.append("(" + " OR ".join(f"{c} LIKE ? ESCAPE '\\'" for c in columns) + ")")
+                params += [prefix] * len(columns)
+            else:
+                where.append("(" + " OR ".join(f"{c} = ?" for c in columns) + ")")
+                params += [query.q] * len(columns)
         return where, params
 
     def _sort_key(self, column: str) -> str:
