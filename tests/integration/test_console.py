@@ -31,6 +31,7 @@ from tests.integration.engine import isolated_settings, placed, publish
 from tests.integration.processes import EngineProcess, engine_env, publish_traffic, wait_until
 
 playwright = pytest.importorskip("playwright.sync_api")
+expect = playwright.expect
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run"]
@@ -142,6 +143,7 @@ def signed_in(browser, world, user: str = "admin"):
     page.fill("input[name=password]", PASSWORDS[user])
     page.click("button[type=submit]")
     page.wait_for_selector("#orders")
+    page.wait_for_load_state("load")  # htmx and the console's script are running
     return page
 
 
@@ -169,9 +171,8 @@ def test_signing_in_opens_the_web_orders_list_with_the_counts_per_workflow_statu
 
 def test_each_filter_narrows_the_list_to_the_orders_it_names(browser, world):
     page = signed_in(browser, world)
-    with page.expect_response(lambda r: "status=Shipped" in r.url):
-        page.select_option("select[name=status]", "Shipped")
-    page.wait_for_function("document.querySelector('select[name=status]').value === 'Shipped'")
+    page.select_option("select[name=status]", "Shipped")
+    expect(page.locator(".cues a.on")).to_have_attribute("data-status", "Shipped")
     assert set(column(page, "Workflow Status")) == {"Shipped"}
     assert "status=Shipped" in page.url  # the filter is in the address, to bookmark or share
     db = Database(world["database_url"])
@@ -212,7 +213,7 @@ def test_the_search_finds_an_order_by_its_number_its_reference_its_sales_documen
         page.fill("input[name=q]", text)
         with page.expect_response(lambda r: "q=" in r.url):
             page.press("input[name=q]", "Enter")
-        page.wait_for_function("document.querySelectorAll('#orders tbody tr').length === 1")
+        expect(page.locator("#orders tbody tr")).to_have_count(1)
         assert column(page, "Web Order No.") == [number], text
     page.goto(world["base"] + "/?q=" + customer)
     assert column(page, "Sell-to Customer No.") == [customer] * of_customer
@@ -223,10 +224,10 @@ def test_the_search_finds_an_order_by_its_number_its_reference_its_sales_documen
 def test_sorting_by_a_column_orders_the_rows_both_ways(browser, world):
     page = signed_in(browser, world)
     page.click("#orders thead >> text=Total")
-    page.wait_for_function("location.search.includes('sort=current_total')")
+    page.wait_for_url("**sort=current_total**")
     first = [float(t.replace(",", "")) for t in column(page, "Total")]
     page.click("#orders thead >> text=Total")
-    page.wait_for_function("location.search.includes('direction=asc')")
+    page.wait_for_url("**direction=asc**")
     second = [float(t.replace(",", "")) for t in column(page, "Total")]
     assert first == sorted(first, reverse=True) and second == sorted(second) and len(first) == ORDERS + 3
 
@@ -332,7 +333,7 @@ def test_a_manager_rejects_an_order_with_a_comment_and_sees_it_applied(browser, 
     page.fill("#actions input[name=comment]", "Customer cancelled by phone")
     page.click("text=Reject order")
     page.wait_for_selector(".outcome.applied", timeout=15_000)
-    page.wait_for_function("document.querySelector('h1').innerText.includes('Rejected')", timeout=15_000)
+    expect(page.locator("h1")).to_contain_text("Rejected", timeout=15_000)
     row = page.locator("#event-log tbody tr").last.inner_text()
     assert "Customer cancelled by phone" in row and "admin" in row  # the signed-in user is the event's actor
 

@@ -34,7 +34,11 @@
 
   document.addEventListener("focusout", function () { if (pending) { setTimeout(refresh, 0); } });
   document.addEventListener("htmx:afterSwap", function (event) {
-    if (event.detail.target && event.detail.target.id === "outcome") { setTimeout(refresh, 0); }
+    if (!event.detail.target || event.detail.target.id !== "outcome") { return; }
+    // An applied action's form is done with: empty it, so that the live refresh no longer waits for it.
+    var form = event.detail.requestConfig && event.detail.requestConfig.elt;
+    if (form && form.reset && event.detail.target.querySelector(".applied")) { form.reset(); }
+    setTimeout(refresh, 0);
   });
   document.addEventListener("DOMContentLoaded", connect);
   if (document.readyState !== "loading") { connect(); }
