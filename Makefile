@@ -1,4 +1,4 @@
-# orderflow: `make demo` runs the engine locally; `make test` runs every test; `make bench` measures it.
+# orderflow: `make demo` runs the engine locally; `make test` lints and runs every test; `make bench` measures it.
 # Both set everything up themselves: the virtualenv, the Kafka broker's jars
 # (from Maven Central, cached in ~/.cache/orderflow) and throwaway services.
 
@@ -10,7 +10,7 @@ DEMO_DB := var/demo.db
 SIZE   ?= full
 CONSOLE_PORT ?= 8400
 
-.PHONY: demo test unit integration bench services-up services-down clean
+.PHONY: demo lint test unit integration bench services-up services-down clean
 
 $(BIN)/.installed: setup.cfg setup.py pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "orderflow needs Python 3.11+"'
@@ -49,7 +49,13 @@ demo: venv
 	for i in $$(seq 40); do grep -q 'orderflow console: http' var/demo-console.log 2>/dev/null && break; sleep 0.25; done; \
 	echo; echo "Console: http://127.0.0.1:$(CONSOLE_PORT)/   user demo, password demo   (log: var/demo-console.log; stop: kill \$$(cat var/console.pid))"
 
-test: venv
+# ruff (pyflakes, import order, bugbear, pyupgrade) and mypy (strict for the domain and the contract):
+# the configuration is in pyproject.toml; tools/typecheck.py runs mypy with consumers/ as orderflow.consumers.
+lint: venv
+	$(BIN)/ruff check src consumers tests bench devservices docs tools
+	$(BIN)/python tools/typecheck.py src/orderflow consumers
+
+test: lint
 	$(BIN)/python -m pytest -q
 
 unit: venv

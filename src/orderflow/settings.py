@@ -462,6 +462,7 @@ def eventsourcing_env(database_url: str) -> dict[str, str]:
         return {"PERSISTENCE_MODULE": "eventsourcing.popo"}
     if url.scheme == "sqlite":
         path = sqlite_file(database_url)
+        assert path is not None  # a sqlite URL always names its file
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
             path = str(Path(path).resolve())

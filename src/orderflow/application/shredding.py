@@ -150,6 +150,7 @@ class CustomerKeys:
         ``order_id`` is remembered as one of its orders. Written with the events being recorded (staged rows);
         a key another process created meanwhile for the same customer is an ``IntegrityError`` there."""
         digest = customer_hash(customer)
+        subject: str | None
         if self._datastore is None:
             subject, key = _new_subject(), AESGCM.generate_key(256)
             stored = self._wrap.encrypt(key) if self._wrap else key
@@ -185,8 +186,8 @@ class CustomerKeys:
         if self._datastore is None:
             return
         now = time.monotonic()
-        digests = {customer_hash(c) for c in customers}
-        digests = [d for d in digests if (c := self._subjects.get(d)) is None or now - c[1] >= KEY_TTL_SECONDS]
+        hashes = {customer_hash(c) for c in customers}
+        digests = [d for d in hashes if (c := self._subjects.get(d)) is None or now - c[1] >= KEY_TTL_SECONDS]
         if not digests:
             return
         sql = f"SELECT subject, customer_hash, key FROM {{keys}} WHERE customer_hash IN ({','.join('?' * len(digests))})"
@@ -343,11 +344,16 @@ class ShreddingMapper(Mapper[UUID]):
         if key is None:  # the customer was forgotten and the order still takes events: they are stored forgotten
             state = _swap(state, names, _is_value, lambda _: FORGOTTEN)
         else:
-            state = _swap(state, names, _is_value, lambda v: values.append(v) or ENCRYPTED)
-        if values:
-            nonce = _nonce()
-            sealed = AESGCM(key).encrypt(nonce, json.dumps(values).encode(), subject.encode())
-            state[FIELD] = {"s": subject, "c": b64encode(nonce + sealed).decode()}
+
+            def seal(value: str) -> str:
+                values.append(value)
+                return ENCRYPTED
+
+            state = _swap(state, names, _is_value, seal)
+            if values:
+                nonce = _nonce()
+                sealed = AESGCM(key).encrypt(nonce, json.dumps(values).encode(), subject.encode())
+                state[FIELD] = {"s": subject, "c": b64encode(nonce + sealed).decode()}
         masked = object.__new__(type(domain_event))  # the event itself is not changed: it may be in use
         object.__setattr__(masked, "__dict__", state)
         return super().to_stored_event(masked)

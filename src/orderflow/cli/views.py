@@ -40,7 +40,7 @@ def register(subparsers: Any) -> None:
 def cmd_summary(settings: Settings, args: argparse.Namespace) -> int:
     engine = caught_up(settings)
     try:
-        views = {view.name: view for view in engine.projections.views}
+        views: dict[str, Any] = {view.name: view for view in engine.projections.views}  # each of its own class
         by_status = views["web_orders"].count_by_status(engine.db)
         messages = [{"messages": "rejected (dead-lettered)", "count": views["error_journal"].count(engine.db)},
                     {"messages": "parked, still waiting", "count": views["parked_messages"].count_waiting(engine.db)}]
