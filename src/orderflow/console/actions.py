@@ -102,7 +102,7 @@ class Actions:
         while True:
             if self.db.query("SELECT 1 FROM message_receipts WHERE message_id = ?", [message_id]):
                 return Outcome(True, "applied", message_id)
-            rejected = list(self.app.events.get(rejection_id, limit=1))
+            rejected: list[Any] = list(self.app.events.get(rejection_id, limit=1))
             if rejected:
                 return Outcome(False, rejected[0].reason, message_id)
             if time.monotonic() > deadline:

@@ -266,7 +266,8 @@ class Guard:
         await request.body()  # kept, so that the route reads the same body again
         if given is None and request.headers.get("content-type", "").startswith(
                 ("application/x-www-form-urlencoded", "multipart/form-data")):
-            given = (await request.form()).get("csrf")
+            field = (await request.form()).get("csrf")
+            given = field if isinstance(field, str) else None
         if csrf_matches(request.session.get("csrf"), given):
             return None
         log.warning("console request refused: CSRF token missing or wrong", path=request.url.path)

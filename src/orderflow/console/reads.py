@@ -209,7 +209,7 @@ class ConsoleReader:
         """The order placed under ``reference`` as of ``as_of`` (now if None), showing line ``version``
         (the current one if None); ``LookupError`` if there was no such order then, or no such version."""
         order_id = WebOrder.create_id(reference)
-        everything = list(self.app.events.get(order_id))
+        everything: list[Any] = list(self.app.events.get(order_id))
         if not everything:
             raise LookupError(f"no order {reference}")
         order, events = order_as_of(self.app, order_id, as_of) if as_of else (self._rebuilt(everything), everything)
