@@ -51,6 +51,8 @@ def fill(settings: Settings, stories: int, orders: int) -> str:
             except CannotApply:
                 pass
         engine.projections.catch_up()
+        [(reference,)] = engine.db.query("SELECT storefront_reference FROM web_orders WHERE version_count > 1 "
+                                         "ORDER BY web_order_no LIMIT 1")
         copies = max(0, -(-orders // stories) - 1)
         others = [c for c in COLUMNS if c not in ("web_order_no", "storefront_reference")]
         with engine.db.transaction() as cursor:
@@ -62,8 +64,6 @@ def fill(settings: Settings, stories: int, orders: int) -> str:
             )
             cursor.execute(f"DELETE FROM web_orders WHERE id IN (SELECT id FROM web_orders ORDER BY id OFFSET {orders})")
             cursor.execute("ANALYZE web_orders")
-        [(reference,)] = engine.db.query("SELECT storefront_reference FROM web_orders WHERE version_count > 1 "
-                                         "ORDER BY web_order_no LIMIT 1")
         return reference
     finally:
         engine.close()
