@@ -41,7 +41,10 @@ def cmd_console(settings: Settings, args: argparse.Namespace) -> int:
     from orderflow.kafka import make_producer
 
     engine = open_existing(settings)
-    actions = Actions(settings, engine.app, engine.db, lambda: make_producer(settings))
+    # A broker that does not answer is said to the user within the action's timeout, not after a minute.
+    wait_ms = int(settings.console.action_timeout_seconds * 1000)
+    actions = Actions(settings, engine.app, engine.db,
+                      lambda: make_producer(settings, max_block_ms=wait_ms, bootstrap_timeout_ms=wait_ms))
     try:
         app = build_app(settings.console, ConsoleReader(engine.app, engine.db), actions)
     except BadUsers as error:

@@ -176,7 +176,7 @@ class Console:
         try:
             outcome = await run_in_threadpool(self.actions.act, action, reference, form, user.actor())
         except (ValueError, KeyError) as error:
-            return self.render(request, "outcome.html", status=400, applied=False, detail=str(error))
+            return self.render(request, "outcome.html", applied=False, detail=str(error))  # 200: htmx shows it
         log.info("console action", user=user.user_id, action=action, order=reference, applied=outcome.applied)
         return self.render(request, "outcome.html", applied=outcome.applied, detail=outcome.detail)
 
