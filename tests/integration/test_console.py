@@ -29,6 +29,7 @@ from orderflow.db import Database
 from orderflow.traffic.simulate import traffic
 from tests.integration.engine import isolated_settings, placed, publish
 from tests.integration.processes import EngineProcess, engine_env, publish_traffic, wait_until
+from tests.messages import EXAMPLES
 
 playwright = pytest.importorskip("playwright.sync_api")
 expect = playwright.expect
@@ -39,6 +40,7 @@ SECRET = "test-session-secret"
 MAX_AGE = 600
 PASSWORDS = {"admin": "admin-pw", "clerk": "clerk-pw", "ware": "ware-pw"}
 ROLES = {"admin": ["Admin"], "clerk": ["Sales"], "ware": ["Warehouse"]}
+EXTRA = 4  # this module's own orders: SF-XSS, SF-LIVE, SF-ACT, SF-CONF
 SCRIPT = '<script>window.pwned = 1</script><img src="x" onerror="window.pwned = 2">'
 ORDERS = 16  # seed 7: SF-000016 is refreshed from its sales order (two versions)
 
@@ -69,8 +71,12 @@ def world(postgres_server, kafka_broker, tmp_path_factory):
     try:
         engine.wait_for_log("partition assigned")
         publish_traffic(settings, traffic(ORDERS, seed=7))
+        # SF-CONF: a registered B2C customer's order, which the simulated setup makes await their confirmation.
+        awaiting = Envelope(key="SF-CONF", message_id=str(uuid.uuid4()), message_type="order_placed",
+                            occurred_at=datetime.now(UTC), producer="test-storefront",
+                            payload={**EXAMPLES["order_placed"], "checkout_type": "Order"})
         publish(settings.kafka_bootstrap, settings.topics.storefront,
-                [placed("SF-XSS", 1), comment("SF-XSS", SCRIPT), placed("SF-LIVE", 2), placed("SF-ACT", 3)])
+                [placed("SF-XSS", 1), comment("SF-XSS", SCRIPT), placed("SF-LIVE", 2), placed("SF-ACT", 3), awaiting])
         # A shipment for an order never released: the engine refuses it at once (the error journal).
         refused = Envelope(key="SF-LIVE", message_id=str(uuid.uuid4()), message_type="shipment_posted",
                            occurred_at=datetime.now(UTC), producer="test-erp",
@@ -79,7 +85,7 @@ def world(postgres_server, kafka_broker, tmp_path_factory):
         publish(settings.kafka_bootstrap, topic_for("shipment_posted", settings.topics), [refused])
         db, app = Database(database_url), Orders(database_url)
         try:
-            wait_until(lambda: _caught_up(db, app, ORDERS + 3), 120, "the read models to hold every order",
+            wait_until(lambda: _caught_up(db, app, ORDERS + EXTRA), 120, "the read models to hold every order",
                        alive=lambda: engine.popen.poll() is None)
         finally:
             db.close()
@@ -160,10 +166,10 @@ def column(page, title: str) -> list[str]:
 def test_signing_in_opens_the_web_orders_list_with_the_counts_per_workflow_status(browser, world):
     page = signed_in(browser, world)
     assert page.url == world["base"] + "/"
-    assert len(column(page, "Web Order No.")) == ORDERS + 3
+    assert len(column(page, "Web Order No.")) == ORDERS + EXTRA
     cues = dict(zip(page.locator(".cues a").evaluate_all("els => els.map(e => e.dataset.status || 'all')"),
                     [int(t) for t in page.locator(".cues a b").all_inner_texts()], strict=True))
-    assert cues["all"] == ORDERS + 3 == sum(n for status, n in cues.items() if status != "all")
+    assert cues["all"] == ORDERS + EXTRA == sum(n for status, n in cues.items() if status != "all")
 
 
 # -- the list ---------------------------------------------------------------------------------------
@@ -229,7 +235,7 @@ def test_sorting_by_a_column_orders_the_rows_both_ways(browser, world):
     page.click("#orders thead >> text=Total")
     page.wait_for_url("**direction=asc**")
     second = [float(t.replace(",", "")) for t in column(page, "Total")]
-    assert first == sorted(first, reverse=True) and second == sorted(second) and len(first) == ORDERS + 3
+    assert first == sorted(first, reverse=True) and second == sorted(second) and len(first) == ORDERS + EXTRA
 
 
 # -- an order ---------------------------------------------------------------------------------------
@@ -358,6 +364,30 @@ def test_a_clerk_adds_a_back_office_comment_shown_in_the_event_log(browser, worl
     page.wait_for_selector(".outcome.applied", timeout=15_000)
     page.wait_for_selector("#event-log >> text=Called the customer back", timeout=15_000)
     assert "Back-Office Comment" in page.locator("#event-log tbody tr").last.inner_text()
+
+
+def test_a_clerk_confirms_an_order_on_the_customers_behalf(browser, world):
+    page = signed_in(browser, world, "clerk")
+    page.goto(f"{world['base']}/orders/SF-CONF")
+    assert "Awaiting Customer Confirmation" in page.inner_text("#general")
+    page.click("text=Confirm for the customer")
+    page.wait_for_selector(".outcome.applied", timeout=15_000)
+    expect(page.locator("#general")).to_contain_text("Awaiting Shop Confirmation", timeout=15_000)
+    assert "confirmed on the customer's behalf" in page.locator("#event-log tbody tr").last.inner_text()
+
+
+def test_a_manager_sets_the_customer_approval_by_hand_and_a_clerk_has_no_such_button(browser, world):
+    clerk = signed_in(browser, world, "clerk")
+    clerk.goto(f"{world['base']}/orders/SF-CONF")
+    assert clerk.locator("text=Set approval").count() == 0
+    page = signed_in(browser, world, "admin")
+    page.goto(f"{world['base']}/orders/SF-CONF")
+    page.select_option("#actions select[name=state]", "Rejected")
+    page.fill("#actions form:has(select[name=state]) input[name=comment]", "Declined by phone")
+    page.click("text=Set approval")
+    page.wait_for_selector(".outcome.applied", timeout=15_000)
+    expect(page.locator("#event-log tbody tr").last).to_contain_text("Declined by phone", timeout=15_000)
+    assert "Rejected" in page.locator("#event-log tbody tr").last.inner_text()
 
 
 # -- failed messages ---------------------------------------------------------------------------------
