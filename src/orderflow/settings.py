@@ -145,6 +145,8 @@ class Settings:
     metrics_address: str = "0.0.0.0"
     live_timeout_seconds: float = 60.0
     ready_max_lag: int = 1_000
+    user: str | None = None
+    """Who runs a command: the back-office user a repair acts as, and who an export with personal data is logged for."""
     console: ConsoleSettings = field(default_factory=ConsoleSettings)
 
     @classmethod
@@ -277,6 +279,10 @@ class Environment(BaseSettings):
         "/health/live answers 503 when the main loop has not turned for this long"))
     ready_max_lag: int = Field(_DEFAULT.ready_max_lag, ge=0, description=(
         "/health/ready answers 503 while the inbound consumer lag (all partitions) is above this"))
+    user: str | None = Field(None, description=(
+        "Who runs a command (a back-office user no. or name): the user `orderflow errors redrive|discard|reopen` and "
+        "`orderflow parked release|reject` act as, and who `orderflow export --include-personal` is logged for; "
+        "`--user` overrides it"))
     console_address: str = Field(_CONSOLE.address, description="Address the web console (orderflow console) listens on")
     console_port: int = Field(_CONSOLE.port, ge=0, le=65535, description="Port of the web console")
     console_users: SecretStr | None = Field(None, description=(
@@ -369,6 +375,7 @@ class Environment(BaseSettings):
             metrics_address=self.metrics_address,
             live_timeout_seconds=self.live_timeout_seconds,
             ready_max_lag=self.ready_max_lag,
+            user=self.user,
             console=ConsoleSettings(
                 address=self.console_address,
                 port=self.console_port,

@@ -303,6 +303,19 @@ class CustomerKeys:
             self._cache_order(order_id, subject)
         return subject
 
+    def subjects_of(self, order_ids: list[str]) -> dict[str, str]:
+        """The subject ids of these orders (those that have one), read in a few queries: the pseudonymous
+        customer key of exports, the same for all of a customer's orders and kept after a forget."""
+        if self._datastore is None:
+            return {o: s for o in order_ids if (s := self._memory_orders.get(o)) is not None}
+        found: dict[str, str] = {}
+        for start in range(0, len(order_ids), 500):
+            chunk = tuple(order_ids[start:start + 500])
+            rows = self._sql(f"SELECT order_id, subject FROM {{orders}} WHERE order_id IN ({','.join('?' * len(chunk))})",
+                             chunk, fetch=True, commit=False)
+            found.update({row["order_id"]: row["subject"] for row in rows})
+        return found
+
     def _put(self, cache: dict[str, tuple[Any, float]], name: str, entry: tuple[Any, float]) -> None:
         """Remember ``entry`` (a value and when it was read) in a cache of at most :data:`CACHED_SUBJECTS`:
         when full, expired entries go first, then the oldest quarter. What is dropped is read again when needed."""

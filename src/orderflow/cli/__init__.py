@@ -11,12 +11,12 @@ from eventsourcing.persistence import PersistenceError
 from kafka.errors import KafkaTimeoutError
 
 from orderflow import logs
-from orderflow.cli import analyst, console, engine, privacy, projections, traffic, views
+from orderflow.cli import analyst, console, engine, privacy, projections, repairs, traffic, views
 from orderflow.cli.reading import NoDatabase
 from orderflow.kafka import MissingTopics, NotCoPartitioned
 from orderflow.settings import BadSetting, Settings, redact_secrets, redact_url
 
-COMMAND_GROUPS = (engine, views, traffic, privacy, analyst, projections, console)
+COMMAND_GROUPS = (engine, views, repairs, traffic, privacy, analyst, projections, console)
 """One module per group of sub-commands, each with ``register(subparsers)``; a command's ``func`` takes settings and args."""
 
 
