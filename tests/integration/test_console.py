@@ -403,6 +403,33 @@ def test_the_failed_messages_page_groups_the_journal_by_cause_and_links_each_ent
     assert "/orders/SF-LIVE" in page.url
 
 
+def test_a_failed_message_is_redriven_from_the_page_and_then_discarded_with_a_reason(browser, world):
+    page = signed_in(browser, world, "admin")
+    page.goto(world["base"] + "/failed")
+    row = page.locator("#journal tr:has-text('shipment_posted')").first
+    entry = row.get_attribute("id")
+    row.locator("text=Redrive").click()
+    page.wait_for_selector("#outcome .applied", timeout=30_000)
+    assert "redriven" in page.inner_text("#outcome")
+    # The engine applies it again; the order is still not released, so the entry stays open, one attempt more.
+    expect(page.locator(f"#{entry}")).to_contain_text("1 redrive(s)", timeout=30_000)
+    page.fill(f"#{entry} input[name=reason]", "the ERP resends it once released")
+    page.click(f"#{entry} >> text=Discard")
+    expect(page.locator(f"#{entry}")).to_contain_text("discarded", timeout=30_000)
+    assert "the ERP resends it once released" in page.inner_text(f"#{entry}")
+
+
+def test_edit_and_redrive_shows_the_payload_and_refuses_an_edit_the_schema_refuses(browser, world):
+    page = signed_in(browser, world, "admin")
+    page.goto(world["base"] + "/failed")
+    page.locator("#journal tr:has-text('open') >> text=Edit and redrive").first.click()
+    page.wait_for_selector("form.edit textarea")
+    assert '"actor"' in page.input_value("form.edit textarea")
+    page.fill("form.edit textarea", '{"not": "the schema"}')
+    page.click("text=Redrive the edited message")
+    page.wait_for_selector("#outcome .refused", timeout=30_000)
+
+
 # -- security ---------------------------------------------------------------------------------------
 
 

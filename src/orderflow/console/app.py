@@ -11,6 +11,7 @@ string, which may hold a search) and the user.
 from __future__ import annotations
 
 import asyncio
+import json
 import secrets
 import time
 from datetime import UTC, datetime
@@ -33,6 +34,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from orderflow.aggregates.order_taking_setup import Permission
 from orderflow.aggregates.values import ApprovalState, CustomerType, WorkflowStatus
+from orderflow.application import repair
 from orderflow.console.actions import Actions
 from orderflow.console.auth import SignInLimiter, User, csrf_matches, new_csrf_token, read_users, verify
 from orderflow.console.reads import APPROVALS, FLAGS, ConsoleReader, ListQuery
@@ -169,6 +171,41 @@ class Console:
         failed = await run_in_threadpool(self.reader.failed)
         return self.render(request, "failed.html", failed=failed)
 
+    async def failed_edit(self, request: Request) -> Response:
+        try:
+            entry, payload = await run_in_threadpool(self.reader.failed_payload, request.path_params["entry"])
+        except LookupError as error:
+            return self.render(request, "error.html", status=404, message=str(error))
+        return self.render(request, "failed_edit.html", entry=entry, payload=payload)
+
+    async def repair(self, request: Request) -> Response:
+        """Redrive (the message as it was, or edited) or discard one journal entry, as the signed-in user,
+        through issue 19's service API (the one the CLI's ``orderflow errors`` calls)."""
+        entry_id, action = request.path_params["entry"], request.path_params["action"]
+        form = {k: str(v)[:100_000] for k, v in (await request.form()).items()}
+        user: User = request.scope["user"]
+        settings = self.actions.settings
+        try:
+            if action == "discard":
+                change = await run_in_threadpool(lambda: repair.discard(
+                    settings, entry_id, user=user.user_id, reason=form.get("reason", "").strip()))
+                detail, applied = f"discarded ({change.reason})", True
+            elif action == "redrive":
+                edited = json.loads(form["payload"]) if form.get("payload") else None
+                outcome = await run_in_threadpool(lambda: repair.redrive(
+                    settings, repair.Scope(entry_id=entry_id), user=user.user_id, payload=edited))
+                skipped = "; ".join(s.why for s in outcome.skipped)
+                applied = bool(outcome.sent)
+                detail = (f"redriven{' with the edited payload' if edited is not None else ''}: published again to "
+                          f"{', '.join(f'{s.topic}:{s.partition}' for s in outcome.sent)}; the engine applies it "
+                          "and records what became of it on the entry" if outcome.sent else f"not sent: {skipped}")
+            else:
+                return PlainTextResponse("no such repair", status_code=404)
+        except ValueError as error:  # RepairRefused, or an edit that is not JSON
+            return self.render(request, "outcome.html", applied=False, detail=str(error))
+        log.info("console repair", user=user.user_id, action=action, entry=entry_id, applied=applied)
+        return self.render(request, "outcome.html", applied=applied, detail=detail)
+
     async def act(self, request: Request) -> Response:
         reference, action = request.path_params["reference"], request.path_params["action"]
         form = {k: str(v)[:2000] for k, v in (await request.form()).items()}
@@ -181,9 +218,14 @@ class Console:
         return self.render(request, "outcome.html", applied=outcome.applied, detail=outcome.detail)
 
     async def live(self, request: Request) -> Response:
-        """Server-sent events: ``changed`` whenever the list (or, with ``?order=``, that order) moves."""
+        """Server-sent events: ``changed`` whenever the list (with ``?order=``, that order; with ``?journal=1``,
+        the error journal) moves."""
         reference = request.query_params.get("order", "")
-        mark = (lambda: self.reader.order_mark(reference)) if reference else self.reader.change_mark
+        journal = request.query_params.get("journal") == "1"
+        if reference:
+            mark = lambda: self.reader.order_mark(reference)  # noqa: E731
+        else:
+            mark = (lambda: self.reader.change_mark("error_journal")) if journal else self.reader.change_mark
 
         async def stream():
             last = await run_in_threadpool(mark)
@@ -212,6 +254,8 @@ class Console:
             Route("/orders/{reference}/diff", self.diff),
             Route("/orders/{reference}/actions/{action}", self.act, methods=["POST"]),
             Route("/failed", self.failed),
+            Route("/failed/{entry}/edit", self.failed_edit),
+            Route("/failed/{entry}/{action}", self.repair, methods=["POST"]),
             Route("/live", self.live),
             Mount("/static", static, name="static"),
         ]

@@ -18,10 +18,13 @@ from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
+import msgpack
+
 from orderflow.aggregates.event_log_row import event_log_entry
 from orderflow.aggregates.values import ApprovalState, CustomerType, WorkflowStatus
 from orderflow.aggregates.web_order import WebOrder
 from orderflow.analyst.history import order_as_of
+from orderflow.application import repair
 from orderflow.application.orders import Orders
 from orderflow.contract.personal import PersonalFields
 from orderflow.db import Database
@@ -268,30 +271,44 @@ class ConsoleReader:
     # -- failed messages ----------------------------------------------------------------------------
 
     def failed(self, limit: int = 500) -> dict[str, Any]:
-        """The error journal grouped by cause (the error and the message type) and the parked messages still
-        waiting, grouped by reason; newest first within a group."""
-        columns = ("id", "topic", "partition", "record_offset", "key", "message_id", "message_type", "reason",
-                   "error", "rejected_at")
-        journal = [dict(zip(columns, row, strict=True)) for row in self.db.query(
-            f"SELECT {', '.join(columns)} FROM error_journal ORDER BY position DESC LIMIT ?", [limit])]
-        groups: dict[str, list[dict[str, Any]]] = {}
-        for entry in journal:
-            groups.setdefault(cause(entry["reason"]), []).append(entry)
+        """The error journal's entries grouped by cause (:mod:`orderflow.application.repair`'s groups, most open
+        first) and the parked messages still waiting, grouped by reason; newest first within a group."""
+        groups = repair.failed_groups(self.db)
+        by_group: dict[str, list[repair.Entry]] = {}
+        for entry in repair.failed_entries(self.db, limit=limit):
+            by_group.setdefault(entry.group, []).append(entry)
+        journal = [(group, sorted(by_group.get(group.group, []), key=lambda e: e.rejected_at, reverse=True))
+                   for group in sorted(groups, key=lambda g: (-g.open, -g.count))]
         parked_columns = ("message_id", "storefront_reference", "message_type", "reason", "deadline", "parked_at")
         parked = [dict(zip(parked_columns, row, strict=True)) for row in self.db.query(
             f"SELECT {', '.join(parked_columns)} FROM parked_messages WHERE released_at IS NULL "
             "ORDER BY position LIMIT ?", [limit])]
         parked_groups: dict[str, list[dict[str, Any]]] = {}
-        for entry in parked:
-            parked_groups.setdefault(cause(entry["reason"]), []).append(entry)
-        return {"journal": sorted(groups.items(), key=lambda g: -len(g[1])),
-                "parked": sorted(parked_groups.items(), key=lambda g: -len(g[1]))}
+        for item in parked:
+            parked_groups.setdefault(cause(item["reason"]), []).append(item)
+        return {"journal": journal, "parked": sorted(parked_groups.items(), key=lambda g: -len(g[1]))}
+
+    def failed_payload(self, entry_id: str) -> tuple[repair.Entry, str]:
+        """One journal entry and its message's payload as indented JSON, to edit before a redrive."""
+        found = [e for e in repair.failed_entries(self.db, limit=100_000) if e.id == entry_id]
+        if not found:
+            raise LookupError(f"no failed message {entry_id}")
+        rows = self.db.query("SELECT value_b64 FROM error_journal WHERE id = ?", [entry_id])
+        raw = base64.b64decode(rows[0][0]) if rows else b""
+        try:
+            payload = msgpack.unpackb(raw, raw=False)
+        except (ValueError, msgpack.UnpackException, TypeError):
+            try:
+                payload = json.loads(raw)
+            except ValueError:
+                payload = raw.decode("utf-8", "replace")
+        return found[0], json.dumps(payload, indent=2, ensure_ascii=False, default=str)
 
     # -- live ---------------------------------------------------------------------------------------
 
-    def change_mark(self) -> int:
-        """The web_orders read model's position in the event store: it moves when any order changed."""
-        rows = self.db.query("SELECT position FROM projection_tracking WHERE name = ?", ["web_orders"])
+    def change_mark(self, view: str = "web_orders") -> int:
+        """A read model's position in the event store (``web_orders``: it moves when any order changed)."""
+        rows = self.db.query("SELECT position FROM projection_tracking WHERE name = ?", [view])
         return rows[0][0] if rows else 0
 
     def order_mark(self, reference: str) -> int:
@@ -301,10 +318,8 @@ class ConsoleReader:
 
 
 def cause(reason: str) -> str:
-    """The group of a rejection reason: the reason with its values (quoted, numbers, ids) taken out."""
-    text = re.sub(r"'[^']*'|\"[^\"]*\"", "…", reason)
-    text = re.sub(r"\b[A-Z]{1,4}-?\d[\w-]*|\b\d[\d.:-]*\b", "…", text)
-    return text[:200]
+    """The group of a parked message's reason: the reason with its values taken out (the journal's rule)."""
+    return repair.cause(reason)
 
 
 def _missing(reference: str) -> list[Any]:
