@@ -408,15 +408,15 @@ def test_a_failed_message_is_redriven_from_the_page_and_then_discarded_with_a_re
     page.goto(world["base"] + "/failed")
     row = page.locator("#journal tr:has-text('shipment_posted')").first
     entry = row.get_attribute("id")
-    row.locator("text=Redrive").click()
+    row.get_by_role("button", name="Redrive", exact=True).click()
     page.wait_for_selector("#outcome .applied", timeout=30_000)
     assert "redriven" in page.inner_text("#outcome")
     # The engine applies it again; the order is still not released, so the entry stays open, one attempt more.
-    expect(page.locator(f"#{entry}")).to_contain_text("1 redrive(s)", timeout=30_000)
+    expect(page.locator(f"#{entry}")).to_contain_text("2 attempts", timeout=30_000)
     page.fill(f"#{entry} input[name=reason]", "the ERP resends it once released")
-    page.click(f"#{entry} >> text=Discard")
+    page.locator(f"#{entry}").get_by_role("button", name="Discard").click()
     expect(page.locator(f"#{entry}")).to_contain_text("discarded", timeout=30_000)
-    assert "the ERP resends it once released" in page.inner_text(f"#{entry}")
+    assert "the ERP resends it once released" in page.locator(f"#{entry}").text_content()  # its group is closed now
 
 
 def test_edit_and_redrive_shows_the_payload_and_refuses_an_edit_the_schema_refuses(browser, world):
