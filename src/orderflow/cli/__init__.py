@@ -14,6 +14,7 @@ from orderflow import logs
 from orderflow.cli import analyst, console, engine, privacy, projections, repairs, traffic, views
 from orderflow.cli.reading import NoDatabase
 from orderflow.kafka import MissingTopics, NotCoPartitioned
+from orderflow.ownership import ForeignPositions
 from orderflow.settings import BadSetting, Settings, redact_secrets, redact_url
 
 COMMAND_GROUPS = (engine, views, repairs, traffic, privacy, analyst, projections, console)
@@ -39,7 +40,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"orderflow {args.command}: no Kafka broker answers at {settings.kafka_bootstrap}; "
               "set ORDERFLOW_KAFKA_BOOTSTRAP (or start a local one with `make services-up`)", file=sys.stderr)
         return 2
-    except (NotCoPartitioned, MissingTopics, NoDatabase) as error:
+    except (BadSetting, NotCoPartitioned, MissingTopics, NoDatabase, ForeignPositions) as error:
         print(f"orderflow {args.command}: {error}", file=sys.stderr)
         return 2
     except (psycopg.Error, PersistenceError) as error:  # never the URL or the password, even if the driver's text holds them
