@@ -9,6 +9,10 @@ keys' partitions and are applied once, in event time, by the ordinary inbound pa
 from __future__ import annotations
 
 import base64
+import json
+import os
+import subprocess
+import sys
 from dataclasses import replace
 from datetime import timedelta
 
@@ -17,10 +21,12 @@ import pytest
 from kafka import KafkaProducer
 
 from orderflow.aggregates.inbox import RejectedMessage
+from orderflow.analyst.history import describe, order_as_of
 from orderflow.application import repair
 from orderflow.application.orders import Orders
 from orderflow.consumers.handlers import apply, topic_for
 from orderflow.consumers.pipeline import partition_for
+from orderflow.projections.repairs import RepairsView
 from orderflow.traffic.simulate import traffic
 from tests.integration.engine import consume_until, isolated_settings, read_topic, start_engine
 from tests.integration.processes import EngineProcess, end_offsets, wait_until
@@ -105,6 +111,15 @@ def test_a_misrouted_order_redriven_lands_on_its_keys_partition_and_is_applied_o
 
         assert event_names(engine.app) == applied_in_event_time(messages)
         assert all(e.closed_by == "ops-anna" and e.attempts == 2 for e in entries(settings))
+
+        # The order's event log (orderflow history) says which events a redrive caused; the action is recorded.
+        engine.projections.catch_up()
+        order, events = order_as_of(engine.app, engine.app.get_order(KEY).id)
+        log = describe(order, events, RepairsView(engine.db.is_postgres).redriven(engine.db, KEY))["event_log"]
+        assert log and all(e["redrive"].startswith("redriven by ops-anna (entry ") for e in log if e)
+        [action] = repair.actions(engine.db)
+        assert (action.kind, action.user, action.scope, len(action.detail["sent"])) == (
+            "redrive", "ops-anna", {"group": "misrouted"}, 4)
     finally:
         consumer.close()
         engine.close()
@@ -286,3 +301,80 @@ def test_a_redrive_of_many_entries_during_a_backlog_with_two_engines_one_sigkill
                     == [type(e).__name__ for e in clean.repository.event_store.get(clean.get_order(key).id)]), key
     finally:
         app.close()
+
+
+def orderflow(settings, *argv, user="ops-anna"):
+    """Run ``orderflow ARGV`` as the back office would, as ``user`` (ORDERFLOW_USER)."""
+    env = {**os.environ, **settings.where(), "ORDERFLOW_USER": user}
+    return subprocess.run([sys.executable, "-m", "orderflow.cli", *argv], env=env, capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_the_back_office_puts_the_misrouted_orders_right_with_the_orderflow_errors_command(settings, tmp_path):
+    publish(settings, story(), misrouted={KEY})
+    engine = start_engine(settings)
+    consumer = engine.inbound_consumer()
+    try:
+        drain(consumer, settings, lambda found: len(found) == 4)
+        listed = orderflow(settings, "errors", "--json")
+        [group] = [json.loads(line) for line in listed.stdout.splitlines()]
+        assert (group["group"], group["count"], group["open"]) == ("misrouted", 4, 4)
+
+        ends = end_offsets(settings)
+        dry = orderflow(settings, "errors", "redrive", "--group", "misrouted", "--dry-run", "--json")
+        assert dry.returncode == 0 and [json.loads(line)["sent"] for line in dry.stdout.splitlines()] == [
+            "would send"] * 4
+        assert end_offsets(settings) == ends, "a dry run sends nothing"
+
+        [placed] = entries(settings, message_type="order_placed")
+        bad = tmp_path / "payload.json"
+        bad.write_text(json.dumps({"customer_type": "B2C - Registered"}))
+        refused = orderflow(settings, "errors", "redrive", placed.id, "--payload", str(bad))
+        assert refused.returncode == 1 and "edited payload is refused" in refused.stderr
+        nobody = orderflow(settings, "errors", "discard", placed.id, "--reason", "x", user="")
+        assert nobody.returncode == 1 and "acting back-office user" in nobody.stderr
+
+        sent = orderflow(settings, "errors", "redrive", "--group", "misrouted")
+        assert sent.returncode == 0, sent.stderr
+        drain(consumer, settings, lambda found: all(e.state == "redriven" for e in found))
+        history = json.loads(orderflow(settings, "history", KEY, "--json").stdout)
+        assert all(e["redrive"].startswith("redriven by ops-anna") for e in history["event_log"] if e)
+        actions = [json.loads(line) for line in orderflow(settings, "errors", "actions", "--json").stdout.splitlines()]
+        assert [(a["kind"], a["user"]) for a in actions] == [("redrive", "ops-anna")]
+    finally:
+        consumer.close()
+        engine.close()
+
+
+def test_a_redrive_command_sigkilled_while_sending_loses_nothing_and_doubles_nothing_when_run_again(settings):
+    messages = [e for _, e in traffic(30, seed=8)]
+    setup = [e for e in messages if e.message_type == "order_taking_configured"]
+    misrouted = {e.key for e in messages if e.message_type == "order_placed"}
+    publish(settings, setup)
+    publish(settings, [e for e in messages if e not in setup], misrouted=misrouted)
+    refused = sum(e.key in misrouted for e in messages)
+    engine = start_engine(settings)
+    consumer = engine.inbound_consumer()
+    try:
+        drain(consumer, settings, lambda found: len(found) == refused)
+        env = {**os.environ, **settings.where(), "ORDERFLOW_USER": "ops-anna"}
+        killed = subprocess.Popen([sys.executable, "-m", "orderflow.cli", "errors", "redrive", "--group", "misrouted"],
+                                  env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        sent_any = lambda: sum(end_offsets(settings).values()) > len(messages)  # noqa: E731
+        wait_until(lambda: sent_any() or killed.poll() is not None, 60, "the redrive to start sending")
+        killed.kill()  # SIGKILL: whatever it sent is on the topic, the rest is not
+        killed.wait(10)
+        ends = end_offsets(settings)
+        consume_until(consumer, lambda: all(engine.app.position(n) == e - 1 for n, e in ends.items() if e))
+        again = orderflow(settings, "errors", "redrive", "--group", "misrouted")
+        assert again.returncode == 0 or "no open entry" in again.stderr
+        drain(consumer, settings, lambda found: all(e.state == "redriven" for e in found))
+        for key in misrouted:
+            clean = Orders()
+            for each in setup + sorted((e for e in messages if e.key == key), key=lambda e: e.occurred_at):
+                apply(clean, each)
+            names = [type(e).__name__ for e in engine.app.repository.event_store.get(engine.app.get_order(key).id)]
+            assert names == [type(e).__name__ for e in clean.repository.event_store.get(clean.get_order(key).id)], key
+    finally:
+        consumer.close()
+        engine.close()

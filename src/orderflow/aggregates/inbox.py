@@ -84,10 +84,12 @@ class RejectedMessage(Aggregate):
     def edit(self, value_b64: str, digest_before: str, digest_after: str, user: str, at: datetime) -> None:
         """Replace the payload a redrive sends; the original stays in the ``Rejected`` event."""
         self._must_be(OPEN, "edited")
-        self._edited(value_b64=value_b64, digest_before=digest_before, digest_after=digest_after, user=user, at=at)
+        self._edited(value_b64=value_b64, digest_before=digest_before, digest_after=digest_after, user=user,
+                     edit_no=len(self.edits) + 1, at=at)
 
     @event("Edited")
-    def _edited(self, value_b64: str, digest_before: str, digest_after: str, user: str, at: datetime) -> None:
+    def _edited(self, value_b64: str, digest_before: str, digest_after: str, user: str, edit_no: int,
+                at: datetime) -> None:
         self.edits.append({"digest_before": digest_before, "digest_after": digest_after, "user": user, "at": at})
         self.value_b64 = value_b64
 
@@ -115,25 +117,27 @@ class RejectedMessage(Aggregate):
         """The redriven record was ``applied``, ``parked`` or found applied before (``duplicate``), from ``source``;
         ``order_versions`` are the versions of the order's events it caused (for the event log)."""
         self._must_be(OPEN, "redriven")
-        self._redriven(action_id=action_id, user=user, outcome=outcome, source=source,
-                       order_versions=order_versions, at=at)
+        self._redriven(action_id=action_id, user=user, outcome=outcome, source=source, order=self.key or "",
+                       order_versions=order_versions, attempt=self.attempts + 1, at=at)
 
     @event("Redriven")
-    def _redriven(self, action_id: str, user: str, outcome: str, source: str, order_versions: list[int],
-                  at: datetime) -> None:
+    def _redriven(self, action_id: str, user: str, outcome: str, source: str, order: str, order_versions: list[int],
+                  attempt: int, at: datetime) -> None:
         self.state = REDRIVEN
-        self.attempts += 1
+        self.attempts = attempt
 
     def failed_again(self, action_id: str, user: str, reason: str, error: str, source: str, at: datetime) -> None:
         """The redriven record was refused again: the entry stays open with the new reason."""
         self._must_be(OPEN, "redriven")
-        self._failed_again(action_id=action_id, user=user, reason=reason, error=error, source=source, at=at)
+        self._failed_again(action_id=action_id, user=user, reason=reason, error=error, source=source,
+                           attempt=self.attempts + 1, at=at)
 
     @event("FailedAgain")
-    def _failed_again(self, action_id: str, user: str, reason: str, error: str, source: str, at: datetime) -> None:
+    def _failed_again(self, action_id: str, user: str, reason: str, error: str, source: str, attempt: int,
+                      at: datetime) -> None:
         self.reason = reason
         self.error = error
-        self.attempts += 1
+        self.attempts = attempt
 
     def _must_be(self, state: str, done: str) -> None:
         if self.state != state:

@@ -28,13 +28,17 @@ Acting (each opens the event store and the broker the settings name, and closes 
     discard(settings, entry_id: str, *, user: str, reason: str) -> EntryChange
     reopen(settings, entry_id: str, *, user: str) -> EntryChange
         # EntryChange(action_id, entry_id, user, at, state, reason)
+    actions(db: Database, limit: int = 100) -> list[Action]
+        # Action(id, kind, user, at, scope: dict, detail: dict): every action above, newest first
+        # (the ``repairs`` read model, caught up by the caller)
+
+Planned, not built yet (these names and signatures are kept for them)::
+
     release_parked(settings, parked_id_or_order: str, *, user: str, by_order: bool = False) -> ParkedOutcome
     reject_parked(settings, parked_id_or_order: str, *, user: str, reason: str, by_order: bool = False)
         -> ParkedOutcome
         # a parked message's id, or with by_order=True a storefront reference: every message parked for it
         # ParkedOutcome(action_id, user, at, action, sent: tuple[Sent, ...], skipped: tuple[Skipped, ...])
-    actions(db: Database, limit: int = 100) -> list[Action]
-        # Action(id, kind, user, at, scope, detail): every action above, newest first
 
 Errors: :class:`RepairRefused` (a subclass of ``ValueError``) with a sentence saying why, for an unknown
 entry, an empty user, a missing reason, an edited payload the schema refuses, a scope that names nothing.
@@ -70,11 +74,12 @@ from orderflow.db import Database
 from orderflow.kafka import make_producer
 from orderflow.outbound.publisher import close_producer
 from orderflow.projections.error_journal import ErrorJournalView, cause
+from orderflow.projections.repairs import RepairsView
 from orderflow.settings import Settings, Topics
 
 __all__ = [
-    "Entry", "EntryChange", "Filters", "Group", "RedriveOutcome", "RepairRefused", "Scope", "Sent", "Skipped",
-    "cause", "discard", "failed_entries", "failed_groups", "in_event_time", "outgoing", "redrive", "reopen",
+    "Action", "Entry", "EntryChange", "Filters", "Group", "RedriveOutcome", "RepairRefused", "Scope", "Sent", "Skipped",
+    "actions", "cause", "discard", "failed_entries", "failed_groups", "in_event_time", "outgoing", "redrive", "reopen",
 ]
 
 log = structlog.get_logger("orderflow.repair")
@@ -254,6 +259,24 @@ def _where(view: ErrorJournalView, filters: Filters) -> tuple[str, list[Any]]:
 
 def _time(value: Any) -> datetime:
     return value if isinstance(value, datetime) else datetime.fromisoformat(value)
+
+
+@dataclass(frozen=True)
+class Action:
+    """One recorded back-office action: what kind, by whom, when, on what scope, with what result."""
+
+    id: str
+    kind: str
+    user: str
+    at: datetime
+    scope: dict[str, Any]
+    detail: dict[str, Any]
+
+
+def actions(db: Database, limit: int = 100) -> list[Action]:
+    """Every redrive, discard and re-opening, newest first (the ``repairs`` read model, caught up by the caller)."""
+    return [Action(row[0], row[1], row[2], _time(row[3]), json.loads(row[4]), json.loads(row[5]))
+            for row in RepairsView(db.is_postgres).actions(db, limit)]
 
 
 # -- acting -----------------------------------------------------------------------------------------

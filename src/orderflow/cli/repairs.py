@@ -20,7 +20,7 @@ from orderflow.settings import Settings
 
 
 def register(subparsers: Any) -> None:
-    """Add ``errors`` (and ``errors redrive|discard|reopen``) to the ``orderflow`` command."""
+    """Add ``errors`` (and ``errors redrive|discard|reopen|actions``) to the ``orderflow`` command."""
     errors = subparsers.add_parser("errors", help="the error journal grouped by cause; redrive, discard, reopen")
     _filters(errors)
     errors.add_argument("--entries", action="store_true", help="list the entries, not their groups")
@@ -47,6 +47,11 @@ def register(subparsers: Any) -> None:
     reopen = actions.add_parser("reopen", help="open a discarded entry again")
     reopen.add_argument("entry", help="the entry's id")
     reopen.set_defaults(func=cmd_reopen)
+
+    history = actions.add_parser("actions", help="what the back office did: every redrive, discard, reopen")
+    history.add_argument("--limit", type=int, default=100)
+    add_json_flag(history)
+    history.set_defaults(func=cmd_actions)
 
     for command in (redrive, discard, reopen):
         command.add_argument("--user", help="the acting back-office user (default: ORDERFLOW_USER)")
@@ -79,6 +84,17 @@ def cmd_errors(settings: Settings, args: argparse.Namespace) -> int:
         else:
             rows = [{**asdict(group), "message_types": ", ".join(group.message_types)}
                     for group in repair.failed_groups(engine.db, filters)]
+    finally:
+        engine.close()
+    show(rows, args.json)
+    return 0
+
+
+def cmd_actions(settings: Settings, args: argparse.Namespace) -> int:
+    engine = caught_up(settings)
+    try:
+        rows = [{**asdict(action), "scope": json.dumps(action.scope), "detail": json.dumps(action.detail)}
+                if not args.json else asdict(action) for action in repair.actions(engine.db, args.limit)]
     finally:
         engine.close()
     show(rows, args.json)

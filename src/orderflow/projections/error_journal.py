@@ -23,6 +23,7 @@ from orderflow.projections.base import View
 COLUMNS = (
     "id", "topic", "partition", "record_offset", "key", "message_id", "message_type", "reason", "error", "rejected_at",
     "value_b64", "position", "cause", "state", "attempts", "last_attempt_at", "closed_by", "closed_reason", "edits",
+    "changed_position",
 )
 CAUSES = {"Misrouted": "misrouted", "OrderNeverArrived": "unknown order past its deadline"}
 """Errors whose reasons all have one cause, whatever they say."""
@@ -78,7 +79,7 @@ class ErrorJournalView(View):
                 key TEXT, message_id TEXT, message_type TEXT, reason TEXT NOT NULL, error TEXT NOT NULL,
                 rejected_at {t} NOT NULL, value_b64 TEXT NOT NULL, position BIGINT NOT NULL,
                 cause TEXT NOT NULL, state TEXT NOT NULL, attempts INTEGER NOT NULL, last_attempt_at {t} NOT NULL,
-                closed_by TEXT, closed_reason TEXT, edits INTEGER NOT NULL)"""
+                closed_by TEXT, closed_reason TEXT, edits INTEGER NOT NULL, changed_position BIGINT NOT NULL)"""
         )
 
     def __init__(self, is_postgres: bool, suffix: str = ""):
@@ -91,27 +92,29 @@ class ErrorJournalView(View):
         if kind == "Rejected":
             row = [entry_id, event.topic, event.partition, event.offset, event.key, event.message_id,
                    event.message_type, event.reason, event.error, at, event.value_b64, position,
-                   cause(event.reason, event.error), OPEN, 1, at, None, None, 0]
+                   cause(event.reason, event.error), OPEN, 1, at, None, None, 0, position]
             self._changes.append((
                 f"INSERT INTO {table} ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))}) "
                 "ON CONFLICT (id) DO NOTHING", row))
         elif kind == "Edited":
-            self._changes.append((f"UPDATE {table} SET edits = edits + 1 WHERE id = ?", [entry_id]))
+            self._changes.append((f"UPDATE {table} SET edits = ?, changed_position = ? WHERE id = ?",
+                                  [event.edit_no, position, entry_id]))
         elif kind == "Discarded":
-            self._changes.append((f"UPDATE {table} SET state = 'discarded', closed_by = ?, closed_reason = ? "
-                                  "WHERE id = ?", [event.user, event.reason, entry_id]))
+            self._changes.append((f"UPDATE {table} SET state = 'discarded', closed_by = ?, closed_reason = ?, "
+                                  "changed_position = ? WHERE id = ?", [event.user, event.reason, position, entry_id]))
         elif kind == "Reopened":
-            self._changes.append((f"UPDATE {table} SET state = 'open', closed_by = NULL, closed_reason = NULL "
-                                  "WHERE id = ?", [entry_id]))
+            self._changes.append((f"UPDATE {table} SET state = 'open', closed_by = NULL, closed_reason = NULL, "
+                                  "changed_position = ? WHERE id = ?", [position, entry_id]))
         elif kind == "Redriven":
             self._changes.append((
-                f"UPDATE {table} SET state = 'redriven', attempts = attempts + 1, last_attempt_at = ?, closed_by = ?, "
-                "closed_reason = ? WHERE id = ?",
-                [at, event.user, f"redrive {event.outcome} from {event.source}", entry_id]))
+                f"UPDATE {table} SET state = 'redriven', attempts = ?, last_attempt_at = ?, closed_by = ?, "
+                "closed_reason = ?, changed_position = ? WHERE id = ?",
+                [event.attempt, at, event.user, f"redrive {event.outcome} from {event.source}", position, entry_id]))
         else:  # FailedAgain
             self._changes.append((
-                f"UPDATE {table} SET reason = ?, error = ?, cause = ?, attempts = attempts + 1, last_attempt_at = ? "
-                "WHERE id = ?", [event.reason, event.error, cause(event.reason, event.error), at, entry_id]))
+                f"UPDATE {table} SET reason = ?, error = ?, cause = ?, attempts = ?, last_attempt_at = ?, "
+                "changed_position = ? WHERE id = ?",
+                [event.reason, event.error, cause(event.reason, event.error), event.attempt, at, position, entry_id]))
 
     def flush(self, cursor: Cursor) -> None:
         # An entry's changes depend on its insertion: the statements run in event order, each run of one kind
