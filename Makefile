@@ -8,6 +8,7 @@ BIN    := $(VENV)/bin
 STATE  := var/services
 DEMO_DB := var/demo.db
 SIZE   ?= full
+CONSOLE_PORT ?= 8400
 
 .PHONY: demo lint test unit integration bench services-up services-down clean
 
@@ -40,7 +41,13 @@ demo: venv
 	echo; $(BIN)/orderflow summary 2>> var/demo-run.log; \
 	$(BIN)/orderflow report --out var/demo-report.html > /dev/null 2>> var/demo-run.log; \
 	echo; echo "Report: var/demo-report.html   Engine log: var/demo-run.log   Database: $(DEMO_DB)"; \
-	echo "More: ORDERFLOW_DATABASE_URL=sqlite:///$(DEMO_DB) $(BIN)/orderflow history SF-000001 (or errors, parked, report, export)"
+	echo "More: ORDERFLOW_DATABASE_URL=sqlite:///$(DEMO_DB) $(BIN)/orderflow history SF-000001 (or errors, parked, report, export)"; \
+	$(BIN)/python -c 'import json, sys; from argon2 import PasswordHasher; json.dump({"demo": {"password_hash": PasswordHasher().hash("demo"), "roles": ["Admin"], "name": "Demo Admin"}}, sys.stdout)' > var/console-users.json; \
+	if [ -f var/console.pid ]; then kill $$(cat var/console.pid) 2>/dev/null || true; fi; \
+	ORDERFLOW_CONSOLE_USERS_FILE=var/console-users.json ORDERFLOW_CONSOLE_PORT=$(CONSOLE_PORT) \
+		nohup $(BIN)/orderflow console > var/demo-console.log 2>&1 & echo $$! > var/console.pid; \
+	for i in $$(seq 40); do grep -q 'orderflow console: http' var/demo-console.log 2>/dev/null && break; sleep 0.25; done; \
+	echo; echo "Console: http://127.0.0.1:$(CONSOLE_PORT)/   user demo, password demo   (log: var/demo-console.log; stop: kill \$$(cat var/console.pid))"
 
 # ruff (pyflakes, import order, bugbear, pyupgrade) and mypy (strict for the domain and the contract):
 # the configuration is in pyproject.toml; tools/typecheck.py runs mypy with consumers/ as orderflow.consumers.

@@ -35,6 +35,7 @@ import structlog  # noqa: E402
 
 from bench.analyst import measure_exports  # noqa: E402
 from bench.baselines import naive_consume, raw_consume  # noqa: E402
+from bench.console import measure as measure_console  # noqa: E402
 from bench.harness import BenchError, RunTimes, Services, Watcher, publish, run_cli, run_engines  # noqa: E402
 from bench.large_orders import large_orders  # noqa: E402
 from bench.latency import measure_latency  # noqa: E402
@@ -55,11 +56,12 @@ class Size:
     stage_budget: float  # seconds any one `orderflow run` stage may take before it is reported unfinished
     big_budget: float  # ... the big run
     drain: float  # seconds row 6 waits, after the last send, for the rest to become visible
+    console_orders: int = 100_000  # row 10: rows in the Web Orders list behind the console's pages
 
 
 SIZES = {
     "small": Size(orders=60, big_factor=3, latency_seconds=2, large_orders=1, large_lines=500,
-                  stage_budget=300, big_budget=300, drain=60),
+                  stage_budget=300, big_budget=300, drain=60, console_orders=10_000),
     "full": Size(orders=3500, big_factor=10, latency_seconds=30, large_orders=8, large_lines=500,
                  stage_budget=900, big_budget=1200, drain=300),
 }
@@ -128,6 +130,9 @@ class Bench:
                        "events/s"),
                    Row("10b", "peak RSS of that export", None, "MiB"),
                    Row("10c", "the book as of a past instant (`export --as-of`), the big run's orders", None, "s"))
+        self.stage("console", self.console,
+                   Row("11a", "console: Web Orders list, server time (slowest of five list pages)", None, "ms"),
+                   Row("11b", "console: a Web Order page, server time", None, "ms"))
         self.rows.sort(key=lambda row: _order(row.key))
         return self.rows
 
@@ -234,6 +239,16 @@ class Bench:
         self.rows.append(Row("9", f"large orders: {s.large_orders} × {s.large_lines} lines, placed, refreshed, "
                                   "shipped line by line; end to end", times.e2e_rate, "msg/s", rate=True,
                              note=self._unfinished(times, times.e2e_seconds) + store))
+
+    def console(self) -> None:
+        figures = measure_console(self.services.settings("console"), orders=self.size.console_orders)
+        pages = ", ".join(f"{name} {ms:.0f}" for name, ms in figures.items() if name.startswith("list,"))
+        self.rows.append(Row("11a", f"console: Web Orders list at {figures['orders']:,.0f} orders, server time "
+                                    "(slowest of five list pages, median of 20)", figures["list"], "ms",
+                             target="< 200 ms", met=figures["list"] < 200, note=f"ms: {pages}"))
+        self.rows.append(Row("11b", f"console: a Web Order page at {figures['orders']:,.0f} orders, server time "
+                                    "(median of 20)", figures["order page"], "ms",
+                             target="< 100 ms", met=figures["order page"] < 100))
 
     def big(self, one: RunTimes | None, keep: dict) -> None:
         s = self.size

@@ -185,6 +185,12 @@ def approval_set(app: Orders, envelope: Envelope) -> None:
     app.set_approval(envelope.key, p["state"], actor_of(p), envelope.occurred_at, p.get("comment", ""))
 
 
+@handles("back_office_comment", ERP)
+def back_office_comment(app: Orders, envelope: Envelope) -> None:
+    p = envelope.payload
+    app.add_back_office_comment(envelope.key, p["text"], actor_of(p), envelope.occurred_at)
+
+
 @handles("quote_approved_for_conversion", ERP)
 def quote_approved_for_conversion(app: Orders, envelope: Envelope) -> None:
     app.approve_quote_for_conversion(envelope.key, actor_of(envelope.payload), envelope.occurred_at)

@@ -78,6 +78,7 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     "shipment_posted": {"actor": WAREHOUSE, "shipment_no": "SS-5001", "lines": [{"line_no": 1, "quantity": "1"}]},
     "workflow_status_changed": {"actor": MANAGER, "status": "Rejected", "comment": "Cancelled by phone"},
     "approval_set": {"actor": MANAGER, "state": "Rejected", "comment": "Customer declined the new price by phone"},
+    "back_office_comment": {"actor": CLERK, "text": "Called the customer: the blue frame ships next week."},
     "order_confirmed_by_shop": {"actor": CLERK},
     "order_realized": {"actor": CLERK},
     "order_taking_configured": {
@@ -106,6 +107,7 @@ BEFORE: dict[str, tuple[str, ...]] = {
     "shipment_posted": (*_ORDERED, "sales_document_released"),
     "workflow_status_changed": ("order_placed",),
     "approval_set": (*_QUOTED, "approval_requested"),
+    "back_office_comment": ("order_placed",),
     "order_confirmed_by_shop": ("order_placed",),
     "order_realized": ("order_placed", "order_confirmed_by_shop"),
 }

@@ -6,6 +6,7 @@ store in ``./var/orderflow.db`` and a Kafka broker on ``localhost:9092``.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar
@@ -81,6 +82,25 @@ class KafkaSecurity:
 
 
 @dataclass(frozen=True)
+class ConsoleSettings:
+    """The back-office web console's configuration (``orderflow console``, docs/console.md)."""
+
+    address: str = "127.0.0.1"
+    port: int = 8400
+    users_json: str = field(default="", repr=False)
+    """``{"user id": {"password_hash": "$argon2id$...", "roles": ["Sales"], "name": "..."}}``: who may sign in."""
+    session_secret: str = field(default="", repr=False)
+    """Signs the session cookie; every console process behind one address needs the same."""
+    session_max_age_seconds: int = 8 * 3600
+    trusted_header: str = ""
+    """A header an authenticating reverse proxy sets to the signed-in user id (empty: sign in with a password)."""
+    personal_roles: tuple[str, ...] = ("Admin", "Sales", "Sales Manager", "Cashier")
+    """Roles that see personal fields; every other role sees them masked."""
+    action_timeout_seconds: float = 5.0
+    signin_attempts_per_minute: int = 5
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything configurable about one orderflow process (read from the environment by :class:`Environment`)."""
 
@@ -130,6 +150,7 @@ class Settings:
     ready_max_lag: int = 1_000
     user: str | None = None
     """Who runs a command: the back-office user a repair acts as, and who an export with personal data is logged for."""
+    console: ConsoleSettings = field(default_factory=ConsoleSettings)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -146,10 +167,11 @@ class BadSetting(ValueError):
 
 PREFIX = "ORDERFLOW_"
 SECRETS = ("database_url", "cipher_key", "cipher_old_keys", "kafka_sasl_username", "kafka_sasl_password",
-           "kafka_ssl_password")
+           "kafka_ssl_password", "console_users", "console_session_secret")
 """Settings that may instead come from a file named by ``ORDERFLOW_<NAME>_FILE`` (trailing newline dropped)."""
 _DEFAULT = Settings()
 _TOPICS = Topics()
+_CONSOLE = ConsoleSettings()
 _ENVIRON: ContextVar[Mapping[str, str] | None] = ContextVar("orderflow_environ", default=None)
 
 
@@ -185,6 +207,37 @@ def _user(value: str) -> str:
     if len(value) > 100 or value != value.strip() or not value.isprintable():
         raise ValueError("a user is at most 100 printable characters, without spaces at either end")
     return value
+
+
+def _header(value: str) -> str:
+    if value and not re.fullmatch(r"[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}", value):
+        raise ValueError("must be an HTTP header name (letters, digits and -, no spaces or colon)")
+    return value
+
+
+def _roles(value: str) -> str:
+    if any(len(role.strip()) > 50 or not role.strip().isprintable() for role in value.split(",") if role.strip()):
+        raise ValueError("must be role names of at most 50 printable characters, separated by commas")
+    return value
+
+
+def check_console_users(text: str) -> None:
+    """``ValueError`` (never quoting a hash) unless ``text`` is the console's users JSON (docs/console.md)."""
+    try:
+        users = json.loads(text)
+    except ValueError:
+        raise ValueError("not JSON: an object of user id: {password_hash, roles, name}") from None
+    if not isinstance(users, dict) or not all(
+            isinstance(entry, dict) and isinstance(entry.get("roles"), list)
+            and all(isinstance(role, str) for role in entry["roles"])
+            and str(entry.get("password_hash", "") or "$argon2").startswith("$argon2") for entry in users.values()):
+        raise ValueError("each user needs roles (a list of role names) and, to sign in with a password, "
+                         "an argon2 password_hash (orderflow console --hash-password), never the password")
+
+
+def check_session_secret(secret: str) -> None:
+    if len(secret) < 16:
+        raise ValueError("a session secret has at least 16 characters")
 
 
 def _host(value: str) -> bool:
@@ -352,6 +405,26 @@ class Environment(BaseSettings):
         "Who runs a command (a back-office user no. or name): the user `orderflow errors redrive|discard|reopen` and "
         "`orderflow parked release|reject` act as, and who `orderflow export --include-personal` is logged for; "
         "`--user` overrides it"))
+    console_address: Annotated[str, AfterValidator(_address)] = Field(_CONSOLE.address, description="Address the web console (orderflow console) listens on")
+    console_port: int = Field(_CONSOLE.port, ge=0, le=65535, description="Port of the web console")
+    console_users: SecretStr | None = Field(None, description=(
+        'The console\'s users, JSON: {"user id": {"password_hash": "$argon2id$...", "roles": ["Sales"], "name": "..."}} '
+        "(hashes from `orderflow console --hash-password`)"))
+    console_users_file: Path | None = Field(None, description="A file holding ORDERFLOW_CONSOLE_USERS")
+    console_session_secret: SecretStr | None = Field(None, description=(
+        "Key signing the console's session cookie (unset: a random one per process, sessions end at restart)"))
+    console_session_secret_file: Path | None = Field(None, description="A file holding ORDERFLOW_CONSOLE_SESSION_SECRET")
+    console_session_max_age_seconds: int = Field(_CONSOLE.session_max_age_seconds, ge=60, description=(
+        "A console session expires this long after sign-in"))
+    console_trusted_header: Annotated[str, AfterValidator(_header)] = Field(_CONSOLE.trusted_header, description=(
+        "Header set by an authenticating reverse proxy to the user id (e.g. X-Forwarded-User); unset: password sign-in. "
+        "Only with a proxy that strips it from clients"))
+    console_personal_roles: Annotated[str, AfterValidator(_roles)] = Field(",".join(_CONSOLE.personal_roles), description=(
+        "Comma-separated roles that see personal fields in the console; other roles see them masked"))
+    console_action_timeout_seconds: float = Field(_CONSOLE.action_timeout_seconds, gt=0, description=(
+        "How long the console waits for the engine to apply or refuse an action it published"))
+    console_signin_attempts_per_minute: int = Field(_CONSOLE.signin_attempts_per_minute, ge=1, description=(
+        "Failed sign-ins allowed per user id and per client address in a minute; more are refused"))
 
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings,
@@ -464,6 +537,25 @@ class Environment(BaseSettings):
             live_timeout_seconds=self.live_timeout_seconds,
             ready_max_lag=self.ready_max_lag,
             user=self.user,
+            console=self._console(),
+        )
+
+    def _console(self) -> ConsoleSettings:
+        users, secret = self.secret("console_users") or "", self.secret("console_session_secret") or ""
+        if users:
+            _refuse(self._source("console_users"), check_console_users, users)
+        if secret:
+            _refuse(self._source("console_session_secret"), check_session_secret, secret)
+        return ConsoleSettings(
+            address=self.console_address,
+            port=self.console_port,
+            users_json=users,
+            session_secret=secret,
+            session_max_age_seconds=self.console_session_max_age_seconds,
+            trusted_header=self.console_trusted_header,
+            personal_roles=tuple(r.strip() for r in self.console_personal_roles.split(",") if r.strip()),
+            action_timeout_seconds=self.console_action_timeout_seconds,
+            signin_attempts_per_minute=self.console_signin_attempts_per_minute,
         )
 
 

@@ -65,6 +65,17 @@ BAD = {
     "ORDERFLOW_LIVE_TIMEOUT_SECONDS": "0",
     "ORDERFLOW_READY_MAX_LAG": "-1",
     "ORDERFLOW_USER": "anna\tops",
+    "ORDERFLOW_CONSOLE_ADDRESS": "not an address",
+    "ORDERFLOW_CONSOLE_PORT": "70000",
+    "ORDERFLOW_CONSOLE_USERS": '{"ann": {"password_hash": "secret-pw", "roles": ["Sales"]}}',  # a password, not a hash
+    "ORDERFLOW_CONSOLE_USERS_FILE": MISSING,
+    "ORDERFLOW_CONSOLE_SESSION_SECRET": "secret-pw",  # too short
+    "ORDERFLOW_CONSOLE_SESSION_SECRET_FILE": MISSING,
+    "ORDERFLOW_CONSOLE_SESSION_MAX_AGE_SECONDS": "30",
+    "ORDERFLOW_CONSOLE_TRUSTED_HEADER": "X-User: admin",
+    "ORDERFLOW_CONSOLE_PERSONAL_ROLES": "Admin,Sales\tManager",
+    "ORDERFLOW_CONSOLE_ACTION_TIMEOUT_SECONDS": "0",
+    "ORDERFLOW_CONSOLE_SIGNIN_ATTEMPTS_PER_MINUTE": "0",
 }
 """A value each variable cannot take, whatever the command."""
 

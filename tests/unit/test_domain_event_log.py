@@ -41,6 +41,7 @@ def every_kind_of_event() -> Orders:
         lambda: app.confirm_by_shop("SF-1", CLERK, at(15)),
         lambda: app.mark_realized("SF-1", CLERK, at(16)),
         lambda: app.change_workflow_status("SF-1", "Warehouse", MANAGER, at(17), "shipment reversed"),
+        lambda: app.add_back_office_comment("SF-1", "customer called", CLERK, at(17)),
     ]
     for step in steps:
         step()

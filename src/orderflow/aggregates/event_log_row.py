@@ -16,6 +16,7 @@ from orderflow.aggregates.web_order import WebOrder
 WORKFLOW_STATUS_CHANGE = "Workflow Status Change"
 UPDATE_FROM_SALES_DOC = "Update from Sales Doc."
 CUSTOMER_COMMENT = "Customer Comment"
+BACK_OFFICE_COMMENT = "Back-Office Comment"
 APPROVAL_STATUS_CHANGE = "Approval Status Change"
 PAYMENT_GATEWAY_EVENT = "Payment Gateway Event"
 ORDER_PLACED = "Order Placed"
@@ -60,6 +61,7 @@ ROWS: dict[str, Callable[[Any], Row]] = {
     "Placed": _placed,
     "Refused": _refused,
     "CommentAdded": lambda e: (CUSTOMER_COMMENT, None, e.text),
+    "BackOfficeCommentAdded": lambda e: (BACK_OFFICE_COMMENT, None, e.text),
     "ApprovalRequested": lambda e: (APPROVAL_STATUS_CHANGE, "Pending", f"approval of {e.subject} version {e.version} requested"),
     "ApprovedByCustomer": lambda e: (APPROVAL_STATUS_CHANGE, "Approved", f"version {e.version} approved by the customer"),
     "ApprovalSet": lambda e: (APPROVAL_STATUS_CHANGE, e.state, e.comment or f"set by hand at version {e.version}"),

@@ -165,6 +165,11 @@ class OrderCommands:
         order.set_approval(state, actor, at, self.get_setup().permissions, comment)
         self.save(order)
 
+    def add_back_office_comment(self, storefront_reference: str, text: str, actor: Actor, at: datetime) -> None:
+        order = self.get_order(storefront_reference)
+        order.add_back_office_comment(text, actor, at)
+        self.save(order)
+
     def approve_quote_for_conversion(self, storefront_reference: str, actor: Actor, at: datetime) -> None:
         order = self.get_order(storefront_reference)
         order.approve_quote_for_conversion(actor, at, self.get_setup().permissions)

@@ -11,13 +11,13 @@ from eventsourcing.persistence import PersistenceError
 from kafka.errors import KafkaTimeoutError
 
 from orderflow import logs
-from orderflow.cli import analyst, engine, privacy, projections, repairs, traffic, views
+from orderflow.cli import analyst, console, engine, privacy, projections, repairs, traffic, views
 from orderflow.cli.reading import NoDatabase
 from orderflow.kafka import MissingTopics, NotCoPartitioned
 from orderflow.ownership import ForeignPositions
 from orderflow.settings import BadSetting, Settings, redact_secrets, redact_url
 
-COMMAND_GROUPS = (engine, views, repairs, traffic, privacy, analyst, projections)
+COMMAND_GROUPS = (engine, views, repairs, traffic, privacy, analyst, projections, console)
 """One module per group of sub-commands, each with ``register(subparsers)``; a command's ``func`` takes settings and args."""
 
 

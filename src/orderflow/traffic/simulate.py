@@ -255,6 +255,10 @@ class _Story:
 
     def _reject(self, comment: str) -> list[Envelope]:
         self._send("workflow_status_changed", {"actor": MANAGER, "status": "Rejected", "comment": comment})
+        # The clerk notes the call a minute later. Its own generator, so the stories after it stay as they were.
+        self.at += timedelta(minutes=1)
+        note = {"actor": CLERK, "text": "Customer informed by phone."}
+        self.envelopes.append(_envelope(random.Random(self.key), self.key, "back_office_comment", self.at, note))
         return self.envelopes
 
     def _send(self, message_type: str, payload: dict[str, Any], delay: int | None = None) -> None:

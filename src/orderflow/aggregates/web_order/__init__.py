@@ -172,6 +172,7 @@ class WebOrder(
     # ``recorded`` is the library's ``event`` with a short cut for the ordinary call (see its module).
 
     _commented = recorded("CommentAdded")(PlacementStage._commented)
+    _back_office_commented = recorded("BackOfficeCommentAdded")(PlacementStage._back_office_commented)
     _payment_recorded = recorded("PaymentGatewayEventRecorded")(PlacementStage._payment_recorded)
     _prebook_line_checked_out = recorded("PrebookLineCheckedOut")(PlacementStage._prebook_line_checked_out)
 

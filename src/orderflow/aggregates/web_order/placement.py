@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from orderflow.aggregates.draft import OrderDraft
 from orderflow.aggregates.errors import IllegalTransition, InvalidCommand, InvalidOrder, NotAuthorized, Problem
-from orderflow.aggregates.order_taking_setup import OrderTakingSetup, OrderTerms
+from orderflow.aggregates.order_taking_setup import OrderTakingSetup, OrderTerms, require_back_office
 from orderflow.aggregates.payload_reader import Reader, storable
 from orderflow.aggregates.values import (
     Actor,
@@ -123,6 +123,17 @@ class PlacementStage(Guards):
     def _commented(self, text: str, actor: Json, at: datetime) -> None:
         """Records ``CommentAdded``."""
         self._comments = [*self._comments, Comment(text, at, Actor.from_dict(actor))]
+
+    def add_back_office_comment(self, text: str, actor: Actor, at: datetime) -> None:
+        """A comment a back-office user adds to the order (the ERP, or the web console), shown in its Event Log."""
+        self._check_active()
+        require_back_office(actor, "a back-office comment")
+        if not isinstance(text, str) or not text.strip():
+            raise InvalidCommand("a comment needs text")
+        self._back_office_commented(text=text, **stamp(actor, at))
+
+    def _back_office_commented(self, text: str, actor: Json, at: datetime) -> None:
+        """Records ``BackOfficeCommentAdded``: the comment is in the event and the Event Log; the order keeps no state of it."""
 
     def record_payment_event(
         self, result: str, transaction_id: str, amount: Decimal, actor: Actor, at: datetime, status_info: str = ""
