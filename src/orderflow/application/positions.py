@@ -110,10 +110,15 @@ class PostgresPositionsRecorder(PostgresProcessRecorder):
     columns, table lock, NOTIFY, returned notification ids (in the events' order) and unique-key conflict
     (the library's ``IntegrityError``). All positions of a transaction go in one statement, checked with
     one round trip instead of one per position.
+
+    It never takes the library's database-function path (``POSTGRES_ENABLE_DB_FUNCTIONS``, plain or prefixed
+    with the application's name, in the environment): that path inserts the events only, without
+    :meth:`_insert_events`, so positions, receipts and new customers' keys would silently not be written.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.datastore.enable_db_functions = False
         self.staged = Staged()
         schema, events = Identifier(self.datastore.schema), Identifier(self.events_table_name)
         self.sql_create_statements.append(SQL(
