@@ -1,4 +1,4 @@
-# orderflow: `make demo` runs the engine locally; `make test` runs every test; `make bench` measures it.
+# orderflow: `make demo` runs the engine locally; `make test` lints and runs every test; `make bench` measures it.
 # Both set everything up themselves: the virtualenv, the Kafka broker's jars
 # (from Maven Central, cached in ~/.cache/orderflow) and throwaway services.
 
@@ -9,7 +9,7 @@ STATE  := var/services
 DEMO_DB := var/demo.db
 SIZE   ?= full
 
-.PHONY: demo test unit integration bench services-up services-down clean
+.PHONY: demo lint test unit integration bench services-up services-down clean
 
 $(BIN)/.installed: setup.cfg setup.py pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "orderflow needs Python 3.11+"'
@@ -42,7 +42,13 @@ demo: venv
 	echo; echo "Report: var/demo-report.html   Engine log: var/demo-run.log   Database: $(DEMO_DB)"; \
 	echo "More: ORDERFLOW_DATABASE_URL=sqlite:///$(DEMO_DB) $(BIN)/orderflow history SF-000001 (or errors, parked, report, export)"
 
-test: venv
+# ruff (pyflakes, import order, bugbear, pyupgrade) and mypy (strict for the domain and the contract):
+# the configuration is in pyproject.toml; tools/typecheck.py runs mypy with consumers/ as orderflow.consumers.
+lint: venv
+	$(BIN)/ruff check src consumers tests bench devservices docs tools
+	$(BIN)/python tools/typecheck.py src/orderflow consumers
+
+test: lint
 	$(BIN)/python -m pytest -q
 
 unit: venv

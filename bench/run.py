@@ -8,7 +8,8 @@ order: the raw kafka-python read (baseline 1); a hand-written consumer, one row
 and one commit per message (baseline 2); ``orderflow run`` into the event store
 and end to end; ``orderflow projections rebuild``; two ``orderflow run``
 processes against one; publish→visible latency at 1,000 msg/s; large orders;
-and a run over ten times the messages (peak RSS, rebuild on the bigger history).
+and a run over ten times the messages (peak RSS, rebuild on the bigger history); on that history, a full
+Parquet export (its peak RSS) and the order book as of a past instant.
 Every ``orderflow run`` is a real subprocess on a fresh database, watched from
 outside (see ``bench/harness.py``). Prints one Markdown table and writes it,
 with a JSON copy, to ``--out``. A benchmark: it asserts nothing about time.
@@ -24,6 +25,7 @@ import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 if __package__ in (None, ""):  # run as a script: make `bench` and the repository importable
@@ -31,6 +33,7 @@ if __package__ in (None, ""):  # run as a script: make `bench` and the repositor
 
 import structlog  # noqa: E402
 
+from bench.analyst import measure_exports  # noqa: E402
 from bench.baselines import naive_consume, raw_consume  # noqa: E402
 from bench.harness import BenchError, RunTimes, Services, Watcher, publish, run_cli, run_engines  # noqa: E402
 from bench.large_orders import large_orders  # noqa: E402
@@ -39,7 +42,7 @@ from bench.report import Row, as_json, machine, render  # noqa: E402
 from devservices.kafka_broker import KafkaBroker  # noqa: E402
 from devservices.postgres_server import PostgresServer  # noqa: E402
 from orderflow.settings import Settings  # noqa: E402
-from orderflow.traffic.simulate import publish_orders  # noqa: E402
+from orderflow.traffic.simulate import START, publish_orders  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -120,6 +123,11 @@ class Bench:
                                                        next((r.value for r in self.rows if r.key == "5a"), None)),
                    Row("5b", "`orderflow projections rebuild`, all read models, the big run's history", None,
                        "events/s", rate=True))
+        self.stage("analyst", lambda: self.analyst(big["settings"]),
+                   Row("10a", "`orderflow export --format parquet --all-events`, the big run's history", None,
+                       "events/s"),
+                   Row("10b", "peak RSS of that export", None, "MiB"),
+                   Row("10c", "the book as of a past instant (`export --as-of`), the big run's orders", None, "s"))
         self.rows.sort(key=lambda row: _order(row.key))
         return self.rows
 
@@ -242,6 +250,22 @@ class Bench:
             row.target, row.met = "flat: within 20% of 7a", growth <= 1.2
             row.note += f"; {growth:.2f}× 7a"
         self.rows.append(row)
+
+    def analyst(self, settings: Settings) -> None:
+        """A full Parquet export and the book half-way through the history, each in a process of its own."""
+        s = self.size
+        orders = s.orders * s.big_factor
+        half_way = START + timedelta(minutes=7 * orders // 2)  # the simulator's stories start 7 minutes apart
+        full, book = measure_exports(settings, self.logs / "analyst", half_way)
+        events = full.rows["events"]
+        self.rows.append(Row("10a", f"`orderflow export --format parquet --all-events`, {events:,} events and "
+                                    "every read model", events / full.seconds, "events/s",
+                             note=f"{full.seconds:,.1f} s wall, start-up included"))
+        self.rows.append(Row("10b", f"peak RSS of that export ({events:,} events)", full.peak_rss_mib, "MiB",
+                             note="VmHWM of the process; bench/analyst.py measures it at 1M events"))
+        self.rows.append(Row("10c", f"the book as of a past instant (`export --as-of`), {book.rows['book']:,} of "
+                                    f"{orders:,} orders", book.seconds, "s",
+                             note=f"{book.peak_rss_mib:,.0f} MiB peak RSS; one pass over the store"))
 
 
 def _order(key: str) -> tuple:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -54,7 +55,7 @@ def unexpected_reason(error: BaseException) -> str:
     return reason
 
 
-def record_size(key: bytes | None, value: bytes | None, headers: list[tuple[str, bytes | None]]) -> int:
+def record_size(key: bytes | None, value: bytes | None, headers: Sequence[tuple[str, bytes | None]]) -> int:
     """The bytes a record carries: key, value, header names and values."""
     return len(key or b"") + len(value or b"") + sum(len(name.encode()) + len(raw or b"") for name, raw in headers)
 

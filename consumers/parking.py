@@ -52,7 +52,7 @@ class Parking:
         due: list[tuple[Source, str]] = []
         for partition in partitions:
             try:
-                lot = self.app.repository.get(ParkingLot.create_id(self.storefront_topic, partition))
+                lot: ParkingLot = self.app.repository.get(ParkingLot.create_id(self.storefront_topic, partition))
             except AggregateNotFoundError:
                 continue
             self._lots[partition] = lot
@@ -89,7 +89,7 @@ class Parking:
             deadline, lot, message_id = heapq.heappop(self._deadlines)
             message = self._lots[lot].pending.get(message_id)
             waiting = self._waiting.get(message["key"]) if message else None
-            if not waiting or (lot, message_id) not in waiting:
+            if not message or not waiting or (lot, message_id) not in waiting:
                 continue  # already back in the merge
             waiting.remove((lot, message_id))
             if not waiting:

@@ -205,7 +205,8 @@ class Pipeline:
         positions: dict[tuple[str, int], int] = {}
         rejections: list[Rejection] = []
         count = 0
-        self._outcomes = outcomes = Counter()
+        outcomes: Counter[tuple[str, str]] = Counter()
+        self._outcomes = outcomes
         recorded: dict[str, tuple[str, str]] = {}
         self._recorded = recorded
         with self.app.batch() as batch:
@@ -254,7 +255,7 @@ class Pipeline:
             if incoming.error is not None:
                 raise incoming.error
             assert envelope is not None
-            if incoming.requeued:
+            if incoming.parked_id is not None:  # requeued
                 apply(self.app, envelope)  # checked, deduplicated and receipted when it was parked
                 self.parking.settle(source, incoming.parked_id, "applied", "", at)
                 self._outcomes["applied", envelope.message_type] += 1
@@ -332,6 +333,7 @@ class Pipeline:
 
     def _seen_before(self, envelope: Envelope, digest: str, source: Source) -> bool:
         message_id = envelope.message_id
+        receipt: tuple[str, str] | None
         if message_id in self._recorded:
             receipt = self._recorded[message_id]
         elif message_id in self._receipts:

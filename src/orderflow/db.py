@@ -63,8 +63,8 @@ class Database:
         (``write=False``) does not, so that it never waits for another process's writer (WAL mode).
         """
         if self.is_postgres:
-            with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cursor:
-                yield PostgresCursor(cursor)
+            with self._pool.connection() as conn, conn.transaction(), conn.cursor() as pg_cursor:
+                yield PostgresCursor(pg_cursor)
             return
         with self._lock:
             cursor = self._sqlite.cursor()

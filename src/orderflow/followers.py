@@ -172,8 +172,9 @@ class FollowersProcess:
             self._reader.join(timeout=2)
             self._reader = None
         for stream in (popen.stdin, popen.stdout):
-            with suppress(OSError):
-                stream.close()
+            if stream is not None:
+                with suppress(OSError):
+                    stream.close()
 
     def _read_reports(self, stream: IO[bytes]) -> None:
         """Take over the child's health reports, one JSON object a line, until it closes its stdout."""

@@ -28,7 +28,7 @@ from orderflow.contract.personal import MASK, personal_fields, redact_text
 KEEP = frozenset({"timestamp", "level", "logger", "log_level"})
 
 
-def mask_personal(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+def mask_personal(_logger: Any, _method: str, event_dict: structlog.typing.EventDict) -> structlog.typing.EventDict:
     """A structlog processor: no personal value reaches a log line."""
     names = personal_fields().names
     for key, value in event_dict.items():
@@ -93,10 +93,10 @@ class RepeatLimiter(logging.Filter):
         return True
 
 
-def _add(fields: dict[str, Any]) -> Callable[[Any, str, dict[str, Any]], dict[str, Any]]:
+def _add(fields: dict[str, Any]) -> structlog.typing.Processor:
     """A structlog processor putting ``fields`` on every event dict (without overriding the event's own)."""
 
-    def add(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    def add(_logger: Any, _method: str, event_dict: structlog.typing.EventDict) -> structlog.typing.EventDict:
         for key, value in fields.items():
             event_dict.setdefault(key, value)
         return event_dict
@@ -104,7 +104,7 @@ def _add(fields: dict[str, Any]) -> Callable[[Any, str, dict[str, Any]], dict[st
     return add
 
 
-PRIVACY = [structlog.processors.format_exc_info, mask_personal]
+PRIVACY: list[structlog.typing.Processor] = [structlog.processors.format_exc_info, mask_personal]
 """The processors that keep personal data out of a log line: tracebacks are text first, then masked."""
 
 
@@ -124,7 +124,7 @@ def configure(log_format: str = "console", level: int = logging.INFO, fields: di
         if log_format == "json"
         else structlog.dev.ConsoleRenderer(colors=False, pad_event_to=0)
     )
-    shared = [
+    shared: list[structlog.typing.Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_logger_name,
         structlog.processors.add_log_level,

@@ -126,6 +126,7 @@ class Settings:
     metrics_address: str = "0.0.0.0"
     live_timeout_seconds: float = 60.0
     ready_max_lag: int = 1_000
+    user: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -256,6 +257,9 @@ class Environment(BaseSettings):
         "/health/live answers 503 when the main loop has not turned for this long"))
     ready_max_lag: int = Field(_DEFAULT.ready_max_lag, ge=0, description=(
         "/health/ready answers 503 while the inbound consumer lag (all partitions) is above this"))
+    user: str | None = Field(None, description=(
+        "Who runs a command (a user no. or name): logged with `orderflow export --include-personal`; "
+        "`--user` overrides it"))
 
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings,
@@ -328,6 +332,7 @@ class Environment(BaseSettings):
             metrics_address=self.metrics_address,
             live_timeout_seconds=self.live_timeout_seconds,
             ready_max_lag=self.ready_max_lag,
+            user=self.user,
         )
 
 
@@ -410,6 +415,7 @@ def eventsourcing_env(database_url: str) -> dict[str, str]:
         return {"PERSISTENCE_MODULE": "eventsourcing.popo"}
     if url.scheme == "sqlite":
         path = sqlite_file(database_url)
+        assert path is not None  # a sqlite URL always names its file
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
             path = str(Path(path).resolve())

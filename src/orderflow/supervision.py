@@ -50,7 +50,7 @@ class GaveUp(RuntimeError):
     """A component failed too often for too long; the process exits for an orchestrator to restart it."""
 
 
-def _chain(error: BaseException) -> list[BaseException]:
+def _chain(error: BaseException | None) -> list[BaseException]:
     """``error`` and the errors it was raised from (eventsourcing wraps psycopg's), outermost first."""
     seen: list[BaseException] = []
     while error is not None and error not in seen and len(seen) < 10:

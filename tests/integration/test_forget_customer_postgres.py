@@ -123,7 +123,8 @@ def test_a_forgotten_customer_leaves_the_order_history_without_personal_data(dat
     assert main(["history", "SF-ANNA-1", "--json"]) == 0
     history = capsys.readouterr().out
     assert not any(p in history for p in PERSONAL) and FORGOTTEN in history and "ITEM-1000" in history
-    assert main(["export", "--format", "jsonl", "--out", str(tmp_path / "export")]) == 0
+    assert main(["export", "--format", "jsonl", "--all-events", "--include-personal", "--user", "U-DPO",
+                 "--out", str(tmp_path / "export")]) == 0
     capsys.readouterr()
     exported = "".join(p.read_text() for p in (tmp_path / "export").iterdir())
     assert not any(p in exported for p in PERSONAL)

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import sys
 
-import pyarrow.parquet
 import pytest
 from structlog.testing import capture_logs
 
@@ -72,31 +70,6 @@ def test_diff_lists_each_changed_field_and_each_removed_line(settings, capsys):
 def test_diff_of_an_unknown_version_is_an_error_not_a_traceback(settings, capsys):
     assert run(settings, "diff", "SF-1", "1", "9") == 2
     assert "no version 9" in capsys.readouterr().err
-
-
-def test_export_writes_every_event_and_every_read_model_table_as_json_lines(settings, tmp_path, capsys):
-    assert run(settings, "export", "--out", str(tmp_path / "out")) == 0
-    events = [json.loads(line) for line in (tmp_path / "out/events.jsonl").read_text().splitlines()]
-    placed = next(e for e in events if e["event_type"] == "WebOrder.Placed")
-    assert [e["position"] for e in events] == list(range(1, len(events) + 1))
-    assert (placed["order_no"], placed["user_no"], json.loads(placed["payload"])["web_order_no"]) == ("WO0000000001", "WA-1", "WO0000000001")
-    log = (tmp_path / "out/event_log.jsonl").read_text().splitlines()
-    assert len(log) == sum(e["event_type"].startswith("WebOrder.") for e in events)
-
-
-def test_export_as_csv_has_a_header_row_per_table(settings, tmp_path):
-    assert run(settings, "export", "--format", "csv", "--out", str(tmp_path / "out")) == 0
-    with (tmp_path / "out/status_history.csv").open() as f:
-        rows = list(csv.DictReader(f))
-    assert {r["status"] for r in rows} >= {"Received", "Reservation", "Shipped"}
-
-
-def test_export_as_parquet_gives_tables_pandas_can_read_with_every_row(settings, tmp_path):
-    assert run(settings, "export", "--format", "parquet", "--out", str(tmp_path / "out")) == 0
-    orders = pyarrow.parquet.read_table(tmp_path / "out/web_orders.parquet").to_pylist()
-    history = pyarrow.parquet.read_table(tmp_path / "out/status_history.parquet").to_pylist()
-    assert sorted(o["storefront_reference"] for o in orders) == ["SF-1", "SF-2", "SF-3"]
-    assert {h["status"] for h in history} >= {"Received", "Reservation", "Shipped"}
 
 
 def test_export_as_parquet_without_pyarrow_names_the_extra_to_install_and_writes_nothing(settings, tmp_path, capsys,

@@ -23,6 +23,12 @@ def test_the_schemas_mark_names_e_mail_addresses_phones_addresses_registration_n
     assert fields.is_personal("approval_set", "/comment")
 
 
+def test_the_notification_recipients_name_and_e_mail_address_are_personal():
+    fields = personal_fields()
+    assert fields.is_personal("notification", "/recipient/name") and fields.is_personal("notification", "/recipient/email")
+    assert not fields.is_personal("notification", "/recipient/customer_no")
+
+
 def test_amounts_lines_numbers_and_statuses_are_not_personal():
     fields = personal_fields()
     for path in ("/lines/0/description", "/lines/3/unit_price", "/order_date", "/b2c_customer/web_account_no",

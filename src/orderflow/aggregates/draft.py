@@ -56,12 +56,15 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from datetime import date
 from decimal import Decimal
-from typing import Any, get_args, get_type_hints
+from typing import TYPE_CHECKING, Any, get_args, get_type_hints
 
 from orderflow.aggregates.errors import InvalidOrder, Problem
 from orderflow.aggregates.lines import Line, lines_total, read_lines
 from orderflow.aggregates.payload_reader import Fields, Reader
 from orderflow.aggregates.values import AuthorizationResult, CheckoutType, CustomerType
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 
 @dataclass(frozen=True)
@@ -123,10 +126,11 @@ def _spec(section: type) -> dict[str, tuple[type, Any]]:
 def _kind(hint: Any) -> type:
     """``X | None`` -> ``X``."""
     args = [arg for arg in get_args(hint) if arg is not type(None)]
-    return args[0] if args else hint
+    kind: type = args[0] if args else hint
+    return kind
 
 
-SECTIONS: dict[str, tuple[type, Fields]] = {
+SECTIONS: dict[str, tuple[type[DataclassInstance], Fields]] = {
     name: (section, Fields(_spec(section)))  # type hints read once, not per order
     for name, section in (("shipping", Shipping), ("b2c_customer", B2CCustomer), ("payment", Payment))
 }
@@ -162,7 +166,7 @@ class OrderDraft:
         header_part = {k: v for k, v in payload.items() if k not in NOT_HEADER}
         header = reader.section(header_part, HEADER_FIELDS, "order")
         lines = read_lines(reader, payload.get("lines"))
-        sections = {
+        sections: dict[str, Any] = {  # Shipping, B2CCustomer and Payment, by keyword
             name: section(**reader.section(payload.get(name), spec, name)) for name, (section, spec) in SECTIONS.items()
         }
         if reader.problems:

@@ -8,6 +8,7 @@ racing over one partition after a rebalance can never both apply it.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
@@ -89,14 +90,14 @@ class ParkingLot(Aggregate):
     def __init__(self, storefront_topic: str, partition: int) -> None:
         self.storefront_topic = storefront_topic
         self.partition = partition
-        self.pending: dict[str, dict] = {}
+        self.pending: dict[str, dict[str, Any]] = {}
 
-    def park(self, message: dict, reason: str, deadline: datetime, at: datetime) -> None:
+    def park(self, message: dict[str, Any], reason: str, deadline: datetime, at: datetime) -> None:
         """Keep ``message`` (its source record, ``message_id``, ``message_type``, ``key``) until its order arrives."""
         self._parked(message=message, reason=reason, deadline=deadline, at=at)
 
     @event("Parked")
-    def _parked(self, message: dict, reason: str, deadline: datetime, at: datetime) -> None:
+    def _parked(self, message: dict[str, Any], reason: str, deadline: datetime, at: datetime) -> None:
         self.pending[message["message_id"]] = {**message, "reason": reason, "deadline": deadline}
 
     def release(self, message_id: str, outcome: str, detail: str, at: datetime) -> None:

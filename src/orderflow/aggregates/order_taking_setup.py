@@ -81,7 +81,7 @@ class OrderTaking:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Self:
         """Read settings by name (values as ``to_dict`` writes them); missing ones take their defaults."""
-        hints = _setting_kinds(cls)
+        hints = _setting_kinds(cls)  # type: ignore[arg-type]  # a class is hashable; mypy checks its instances
         unknown = sorted(field_name(key) for key in set(data) - hints.keys())
         if unknown:
             raise InvalidCommand(f"unknown order-taking settings {unknown}; known are {sorted(hints)}")
@@ -89,7 +89,7 @@ class OrderTaking:
 
     def to_dict(self) -> dict[str, Any]:
         # Not dataclasses.asdict, which deep-copies: this runs for every placed order.
-        values = ((name, getattr(self, name)) for name in _setting_kinds(type(self)))
+        values = ((name, getattr(self, name)) for name in _setting_kinds(type(self)))  # type: ignore[arg-type]  # a class is hashable; mypy checks its instances
         return {name: (value.value if isinstance(value, StrEnum) else value) for name, value in values}
 
 

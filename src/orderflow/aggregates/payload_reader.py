@@ -117,7 +117,8 @@ def _compile(spec: dict[str, tuple[Kind, Any]], required: frozenset[str], table:
     body += ["    except Bad:", "        return None"]
     body.append("    return {" + ", ".join(f"{name!r}: v{i}" for i, (name, *_) in enumerate(table)) + "}")
     exec("\n".join(body), scope)  # noqa: S102 - generated from the spec's names (repr'd) and kinds, never from input
-    return scope["read"]
+    read: Callable[[dict[Any, Any]], Any] = scope["read"]
+    return read
 
 
 class Reader:

@@ -50,11 +50,11 @@ class RecordingMethod(CommandMethodDecorator):
     def __init__(self, event_name: str, method: Callable[..., None]):
         super().__init__(event_name, method)
         self.parameters = frozenset(name for name in inspect.signature(method).parameters if name != "self")
-        self.owner: type | None = None
+        self.owner: type[BaseAggregate[Any]] | None = None
         self.event_class: Any = None
         self.fast_call = self._fast_call_function()
 
-    def __set_name__(self, owner: type, name: str) -> None:
+    def __set_name__(self, owner: type[BaseAggregate[Any]], name: str) -> None:
         self.owner = owner
 
     def __get__(self, instance: Any, owner: type) -> Any:

@@ -49,7 +49,9 @@ def throughput(times: Iterable[datetime], title: str, label: str) -> str:
         return ""
     pyplot = _pyplot()
     step = timedelta(days=1) if times[-1] - times[0] > timedelta(days=10) else timedelta(hours=1)
-    start = times[0].replace(minute=0, second=0, microsecond=0, **({"hour": 0} if step == timedelta(days=1) else {}))
+    start = times[0].replace(minute=0, second=0, microsecond=0)
+    if step == timedelta(days=1):
+        start = start.replace(hour=0)
     counts = Counter(start + step * int((t - start) / step) for t in times)
     buckets = sorted(counts)
     figure, axes = pyplot.subplots(figsize=(8, 3))

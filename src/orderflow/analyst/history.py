@@ -35,7 +35,7 @@ def order_as_of(app: Orders, order_id: UUID, when: datetime | None = None) -> tu
     """The order rebuilt from its events up to the last one whose business time ``at`` is <= ``when``
     (all of them if ``when`` is None), and those events."""
     events = list(app.events.get(order_id))
-    last = max((e.originator_version for e in events if when is None or e.at <= when), default=0)
+    last = max((e.originator_version for e in events if when is None or e.at <= when), default=0)  # type: ignore[attr-defined]  # every order event has ``at``
     if not last:
         raise LookupError(f"order {order_id} did not exist yet at {format_time(when) if when else when}")
     return app.repository.get(order_id, version=last), [e for e in events if e.originator_version <= last]
@@ -85,6 +85,7 @@ def diff_rows(order: WebOrder, before: int, after: int) -> list[dict[str, Any]]:
     rows = []
     for change in order.diff(before, after):
         line = change.after or change.before
+        assert line is not None  # a change has a line after it, or before it (a removal)
         common = {"change": change.change, "type": line.type.value, "no": line.no, "variant_code": line.variant_code}
         if change.change == "changed":
             rows += [

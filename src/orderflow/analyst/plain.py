@@ -12,9 +12,13 @@ from uuid import UUID
 
 from orderflow.contract.envelope import format_time
 
+_AS_IS = frozenset((str, int, float, bool, type(None)))
+
 
 def plain(value: Any) -> Any:
     """``value`` with decimals, times, enums, UUIDs and dataclasses turned into JSON's strings, lists and dicts."""
+    if type(value) in _AS_IS:  # the most common cells first (exact types: a str or int enum is not as is)
+        return value
     if isinstance(value, Enum):
         return value.value
     if isinstance(value, Decimal | UUID):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
@@ -25,6 +25,14 @@ from orderflow.aggregates.web_order import WebOrder
 
 class OrderCommands:
     """Storefront, ERP and setup commands of the order-processing application."""
+
+    if TYPE_CHECKING:  # what Orders provides
+
+        def load(self, aggregate_id: UUID) -> Any: ...
+
+        def save(self, *objs: Any, **kwargs: Any) -> Any: ...
+
+        def next_web_order_no(self, at: datetime) -> str: ...
 
     # -- queries ---------------------------------------------------------------------------------
 

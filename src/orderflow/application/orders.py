@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import os
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, cast
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
@@ -35,6 +35,18 @@ if TYPE_CHECKING:
     from orderflow.projections.inline import InlineProjection
 
 
+class SQLRecorder(Protocol):
+    """What orderflow reads of the library's SQLite and PostgreSQL recorders beyond ``ProcessRecorder``."""
+
+    datastore: Any  # the library's SQLiteDatastore or PostgresDatastore: transaction(), and schema on PostgreSQL
+    events_table_name: str
+
+
+def sql_recorder(recorder: ProcessRecorder) -> SQLRecorder | None:
+    """``recorder``, if it keeps a SQL database (SQLite, PostgreSQL); None if it keeps its tables in memory."""
+    return cast(SQLRecorder, recorder) if getattr(recorder, "datastore", None) is not None else None
+
+
 class Orders(OrderCommands, Application[UUID]):
     """The order-processing application: one event store for all web orders."""
 
@@ -51,6 +63,7 @@ class Orders(OrderCommands, Application[UUID]):
         os.environ.update(libpq_ssl_env(database_url))
         super().__init__(env={**eventsourcing_env(database_url), **cipher_env(cipher_keys), **(env or {})})
         self.recorder: ProcessRecorder
+        self.mapper: ShreddingMapper
         self.staged: Staged = getattr(self.recorder, "staged", None) or Staged()
         self.customer_keys = CustomerKeys(
             getattr(self.recorder, "datastore", None), postgres=self._is_postgres, wrap=self.mapper.cipher,
@@ -188,10 +201,10 @@ class Orders(OrderCommands, Application[UUID]):
         deduplication asks about those too. Asked once per process."""
         known = self.__dict__.get("_legacy_receipts")
         if known is None:
-            recorder = self.recorder
-            datastore = getattr(recorder, "datastore", None)
+            recorder = sql_recorder(self.recorder)
             known = False
-            if datastore is not None:
+            if recorder is not None:
+                datastore = recorder.datastore
                 topic = "orderflow.aggregates.inbox:Receipt.Applied"
                 table = (f"{datastore.schema}.{recorder.events_table_name}" if self._is_postgres
                          else recorder.events_table_name)
@@ -207,11 +220,12 @@ class Orders(OrderCommands, Application[UUID]):
         if isinstance(recorder, POPOPositionsRecorder):
             table = recorder.tables.get(RECEIPTS, {})
             return {m: (row[1], row[3]) for m in message_ids if (row := table.get(m)) is not None}
+        datastore = cast(SQLRecorder, recorder).datastore  # any recorder but the in-memory one is a SQL one
         if cursor is None:
-            with recorder.datastore.transaction(commit=False) as cursor:
+            with datastore.transaction(commit=False) as cursor:
                 return self._recorded_receipts(message_ids, cursor)
         if self._is_postgres:
-            cursor.execute(f"SELECT message_id, digest, source FROM {recorder.datastore.schema}.{RECEIPTS} "
+            cursor.execute(f"SELECT message_id, digest, source FROM {datastore.schema}.{RECEIPTS} "
                            "WHERE message_id = ANY(%s)", (message_ids,))
         else:
             cursor.execute(f"SELECT message_id, digest, source FROM {RECEIPTS} WHERE message_id IN "
@@ -267,6 +281,7 @@ class Orders(OrderCommands, Application[UUID]):
             return cached
         if aggregate_id in self._missing:
             raise AggregateNotFoundError(aggregate_id)
+        aggregate: BaseAggregate[UUID]
         try:
             aggregate = self._read[aggregate_id] = self.repository.get(aggregate_id)
         except AggregateNotFoundError:
@@ -274,7 +289,7 @@ class Orders(OrderCommands, Application[UUID]):
             raise
         return aggregate
 
-    def missing(self, aggregate_ids: list[UUID], message_ids: list[str] = (), customers: list[str] = (),
+    def missing(self, aggregate_ids: list[UUID], message_ids: Sequence[str] = (), customers: Sequence[str] = (),
                 ) -> tuple[set[UUID], dict[str, tuple[str, str]]]:
         """Which of these aggregates do not exist (none are known missing without a SQL store), and the recorded
         receipts among ``message_ids`` (message id -> digest, source): one query each, in one transaction, which
@@ -283,11 +298,11 @@ class Orders(OrderCommands, Application[UUID]):
         A consumer asks "was this message seen?" for every message it polls:
         one round trip per poll instead of one per message.
         """
-        recorder = self.recorder
-        datastore = getattr(recorder, "datastore", None)
+        recorder = sql_recorder(self.recorder)
         message_ids = list(message_ids)
-        if datastore is None:
+        if recorder is None:
             return set(), self._recorded_receipts(message_ids) if message_ids else {}
+        datastore = recorder.datastore
         if not aggregate_ids and not message_ids and not customers:
             return set(), {}
         found: set[UUID] = set()
@@ -333,15 +348,16 @@ class Orders(OrderCommands, Application[UUID]):
                 del self._read[aggregate_id]
                 self._cache.pop(aggregate_id, None)
         for aggregate_id, aggregate in list(self._batch.aggregates.items()):
-            if not aggregate.pending_events:
+            if not aggregate.pending_events:  # type: ignore[attr-defined]  # the library types them as maybe immutable
                 continue
+            rebuilt: BaseAggregate[UUID] | None
             try:
                 rebuilt = self.repository.get(aggregate_id)
             except AggregateNotFoundError:
                 rebuilt = None
             for collected in self._batch.events:
                 if collected.originator_id == aggregate_id:
-                    rebuilt = collected.mutate(rebuilt)
+                    rebuilt = collected.mutate(rebuilt)  # type: ignore[attr-defined]  # typed as DomainEventProtocol
             self._read.pop(aggregate_id, None)
             self._cache.pop(aggregate_id, None)
             if rebuilt is None:

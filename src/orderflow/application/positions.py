@@ -175,7 +175,7 @@ class PostgresPositionsRecorder(PostgresProcessRecorder):
             if error is not None:
                 raise error
             with conn.cursor(row_factory=tuple_row) as curs:
-                after(curs, notification_ids)
+                after(curs, notification_ids or [])
         return notification_ids
 
     def _insert_events(self, curs: Any, stored_events: Any, **kwargs: Any) -> None:

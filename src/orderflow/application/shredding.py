@@ -150,6 +150,7 @@ class CustomerKeys:
         ``order_id`` is remembered as one of its orders. Written with the events being recorded (staged rows);
         a key another process created meanwhile for the same customer is an ``IntegrityError`` there."""
         digest = customer_hash(customer)
+        subject: str | None
         if self._datastore is None:
             subject, key = _new_subject(), AESGCM.generate_key(256)
             stored = self._wrap.encrypt(key) if self._wrap else key
@@ -185,8 +186,8 @@ class CustomerKeys:
         if self._datastore is None:
             return
         now = time.monotonic()
-        digests = {customer_hash(c) for c in customers}
-        digests = [d for d in digests if (c := self._subjects.get(d)) is None or now - c[1] >= KEY_TTL_SECONDS]
+        hashes = {customer_hash(c) for c in customers}
+        digests = [d for d in hashes if (c := self._subjects.get(d)) is None or now - c[1] >= KEY_TTL_SECONDS]
         if not digests:
             return
         sql = f"SELECT subject, customer_hash, key FROM {{keys}} WHERE customer_hash IN ({','.join('?' * len(digests))})"
@@ -302,6 +303,19 @@ class CustomerKeys:
             self._cache_order(order_id, subject)
         return subject
 
+    def subjects_of(self, order_ids: list[str]) -> dict[str, str]:
+        """The subject ids of these orders (those that have one), read in a few queries: the pseudonymous
+        customer key of exports, the same for all of a customer's orders and kept after a forget."""
+        if self._datastore is None:
+            return {o: s for o in order_ids if (s := self._memory_orders.get(o)) is not None}
+        found: dict[str, str] = {}
+        for start in range(0, len(order_ids), 500):
+            chunk = tuple(order_ids[start:start + 500])
+            rows = self._sql(f"SELECT order_id, subject FROM {{orders}} WHERE order_id IN ({','.join('?' * len(chunk))})",
+                             chunk, fetch=True, commit=False)
+            found.update({row["order_id"]: row["subject"] for row in rows})
+        return found
+
     def _put(self, cache: dict[str, tuple[Any, float]], name: str, entry: tuple[Any, float]) -> None:
         """Remember ``entry`` (a value and when it was read) in a cache of at most :data:`CACHED_SUBJECTS`:
         when full, expired entries go first, then the oldest quarter. What is dropped is read again when needed."""
@@ -347,11 +361,16 @@ class ShreddingMapper(Mapper[UUID]):
             state = _swap(state, names, _is_value, lambda _: FORGOTTEN)
             self.stored_forgotten += 1
         else:
-            state = _swap(state, names, _is_value, lambda v: values.append(v) or ENCRYPTED)
-        if values:
-            nonce = _nonce()
-            sealed = AESGCM(key).encrypt(nonce, json.dumps(values).encode(), subject.encode())
-            state[FIELD] = {"s": subject, "c": b64encode(nonce + sealed).decode()}
+
+            def seal(value: str) -> str:
+                values.append(value)
+                return ENCRYPTED
+
+            state = _swap(state, names, _is_value, seal)
+            if values:
+                nonce = _nonce()
+                sealed = AESGCM(key).encrypt(nonce, json.dumps(values).encode(), subject.encode())
+                state[FIELD] = {"s": subject, "c": b64encode(nonce + sealed).decode()}
         masked = object.__new__(type(domain_event))  # the event itself is not changed: it may be in use
         object.__setattr__(masked, "__dict__", state)
         return super().to_stored_event(masked)

@@ -7,9 +7,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import structlog
+
 from orderflow.aggregates.errors import WebOrderError
+from orderflow.analyst.book import export_book
 from orderflow.analyst.charts import PlotsMissing
-from orderflow.analyst.export import MissingExtra, export
+from orderflow.analyst.export import STREAM_KINDS, MissingExtra, export, position_at
 from orderflow.analyst.history import describe, diff_rows, find_order_id, order_as_of
 from orderflow.analyst.plain import cell
 from orderflow.analyst.report import html_report, lead_times, placed_times, summarize, time_in_status
@@ -17,6 +20,8 @@ from orderflow.cli.output import add_json_flag, json_lines, show, table
 from orderflow.cli.reading import caught_up
 from orderflow.contract.envelope import parse_time
 from orderflow.settings import Settings
+
+log = structlog.get_logger("orderflow.analyst")
 
 
 def register(subparsers: Any) -> None:
@@ -32,9 +37,20 @@ def register(subparsers: Any) -> None:
     diff.add_argument("after", type=int)
     diff.set_defaults(func=cmd_diff)
 
-    exporting = subparsers.add_parser("export", help="the event history and every read model, one file each")
+    exporting = subparsers.add_parser("export", help="the event history and every read model, one file each, typed")
     exporting.add_argument("--format", choices=("jsonl", "csv", "parquet"), default="jsonl")
     exporting.add_argument("--out", type=Path, default=Path("export"), metavar="DIR")
+    exporting.add_argument("--as-of", type=parse_time, metavar="TIME",
+                           help="instead: book.<format>, every order as it stood at TIME")
+    since = exporting.add_mutually_exclusive_group()
+    since.add_argument("--since-position", type=int, default=0, metavar="N",
+                       help="only what the events after position N wrote (export.json says where to continue)")
+    since.add_argument("--since", type=parse_time, metavar="TIME", help="only what the events recorded after TIME wrote")
+    exporting.add_argument("--all-events", action="store_true",
+                           help="events of every stream (setup, inbox, bookkeeping), not only order actions")
+    exporting.add_argument("--include-personal", action="store_true",
+                           help="personal fields in clear (masked by default); logged with the acting user")
+    exporting.add_argument("--user", help="who exports (default ORDERFLOW_USER): needed with --include-personal")
     exporting.set_defaults(func=cmd_export)
 
     report = subparsers.add_parser("report", help="time in status and lead times")
@@ -86,15 +102,28 @@ def cmd_diff(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
+    user = args.user or settings.user
+    if args.include_personal and not user:
+        print("orderflow export: --include-personal needs the acting user: --user NAME or ORDERFLOW_USER", file=sys.stderr)
+        return 2
     engine = caught_up(settings)
     try:
-        files = export(engine.app, engine.db, args.out, args.format)
+        if args.as_of is not None:
+            manifest = export_book(engine.app, engine.db, args.out, args.as_of, args.format)
+        else:
+            since = position_at(engine.app, args.since) if args.since is not None else args.since_position
+            if args.include_personal:
+                log.warning("personal data exported", user=user, out=str(args.out), since=since)
+            streams = STREAM_KINDS if args.all_events else ("order",)
+            manifest = export(engine.app, engine.db, args.out, args.format, since, streams, args.include_personal)
     except MissingExtra as e:
         print(f"orderflow export: {e}", file=sys.stderr)
         return 2
     finally:
         engine.close()
-    show([{"file": str(f)} for f in files], args.json)
+    show([{"file": str(args.out / f["file"]), "rows": f["rows"]} for f in manifest["files"]], args.json)
+    if "continue_from" in manifest:
+        print(f"next increment: --since-position {manifest['continue_from']}", file=sys.stderr)
     return 0
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, TextIO
 
@@ -35,7 +35,7 @@ def json_lines(rows: Iterable[Mapping[str, Any]], out: TextIO | None = None) -> 
         out.write(json.dumps(plain(row), ensure_ascii=False) + "\n")
 
 
-def table(rows: list[Mapping[str, Any]], title: str | None = None, out: TextIO | None = None) -> None:
+def table(rows: Sequence[Mapping[str, Any]], title: str | None = None, out: TextIO | None = None) -> None:
     """Rows as a table with a header, ``(none)`` if there are none; as wide as the rows when piped."""
     out = out or sys.stdout
     console = Console(file=out, soft_wrap=False, width=None if out.isatty() else 10_000)

@@ -92,7 +92,8 @@ class Envelope:
     def value(self) -> bytes:
         if self.content_type == JSON:
             return json.dumps(self.payload, separators=(",", ":"), ensure_ascii=False).encode()
-        return msgpack.packb(self.payload, use_bin_type=True)
+        packed: bytes = msgpack.packb(self.payload, use_bin_type=True)  # msgpack ships no types
+        return packed
 
 
 def format_time(at: datetime) -> str:
@@ -340,7 +341,8 @@ def _fine(node: Any, depth: int) -> bool:
     if kind is bool or node is None:
         return True
     if kind is int:
-        return abs(node) <= MAX_INT
+        within: bool = abs(node) <= MAX_INT
+        return within
     if kind is float:
         return math.isfinite(node)
     return False  # subclasses and other types: the full check decides and names them

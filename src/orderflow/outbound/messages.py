@@ -29,6 +29,7 @@ from typing import Any
 from urllib.parse import quote
 from uuid import NAMESPACE_URL, UUID, uuid5
 
+from orderflow.aggregates.draft import OrderDraft
 from orderflow.aggregates.event_log_row import event_log_entry
 from orderflow.aggregates.lines import Version
 from orderflow.aggregates.web_order import WebOrder
@@ -80,7 +81,7 @@ def storefront_sync_messages(event: Any, order: WebOrder) -> list[Envelope]:
             key=order.storefront_reference,
             message_id=sync_message_id(order.id, order.version),
             message_type=WEB_ORDER_SYNCED,
-            occurred_at=event.at,
+            occurred_at=event.at,  # type: ignore[attr-defined]  # every web order event has ``at``
             payload=sync_payload(event, order),
             producer=PRODUCER,
         )
@@ -207,7 +208,7 @@ def notification_messages(event: Any, order: WebOrder, url_template: str = DEFAU
             key=order.storefront_reference,
             message_id=notification_message_id(order.id, order.version, kind),
             message_type=NOTIFICATION,
-            occurred_at=event.at,
+            occurred_at=event.at,  # type: ignore[attr-defined]  # every web order event has ``at``
             payload=_wire({**_common(event, order, kind, url_template), "details": DETAILS[kind](event, order)}),
             producer=PRODUCER,
         )
@@ -215,9 +216,15 @@ def notification_messages(event: Any, order: WebOrder, url_template: str = DEFAU
     ]
 
 
-def _common(event: Any, order: WebOrder, kind: str, url_template: str) -> Json:
+def _placed(order: WebOrder) -> OrderDraft:
+    """The order as placed: only placed orders cause notifications."""
     draft = order.draft
     assert draft is not None, "only placed orders cause notifications"
+    return draft
+
+
+def _common(event: Any, order: WebOrder, kind: str, url_template: str) -> Json:
+    draft = _placed(order)
     actor = event.actor
     return {
         "kind": kind,
@@ -238,7 +245,7 @@ def _common(event: Any, order: WebOrder, kind: str, url_template: str) -> Json:
 
 
 def _new_order(event: Any, order: WebOrder) -> Json:
-    draft = order.draft
+    draft = _placed(order)
     return {
         "customer_type": draft.customer_type,
         "checkout_type": draft.checkout_type,
@@ -258,7 +265,7 @@ def _approval_requested(event: Any, order: WebOrder) -> Json:
 
 
 def _order_confirmed(event: Any, order: WebOrder) -> Json:
-    draft, shipping = order.draft, order.shipping
+    draft, shipping = _placed(order), order.shipping
     return {
         "auto": event.auto,
         "invoice": {
@@ -274,10 +281,10 @@ def _order_confirmed(event: Any, order: WebOrder) -> Json:
 
 
 def _amounts(order: WebOrder) -> Json:
-    version = order.current_version
+    version, draft = order.current_version, _placed(order)
     return {
-        "currency_code": order.draft.currency_code,
-        "prices_including_vat": order.draft.prices_including_vat,
+        "currency_code": draft.currency_code,
+        "prices_including_vat": draft.prices_including_vat,
         "lines": [line.to_dict() for line in version.lines],
         "total": version.total,
         "amount_paid": order.amount_paid,

@@ -148,6 +148,7 @@ class OutboundPublisher(ProjectionRunner):
 
     def run_once(self) -> int:
         if self.producer is None:
+            assert self.producer_factory is not None  # without a producer there is a factory (see __init__)
             self._use(self.producer_factory())  # raises a transient error while no broker answers
         return super().run_once()
 

@@ -27,7 +27,7 @@ class View(ABC):
     while readers keep using the live ones.
     """
 
-    name: ClassVar[str]
+    name: str  # a class's, but for the outbound views (one class, a name each)
     tables: ClassVar[tuple[str, ...]]
     #: The event classes ``apply`` looks at; the runner does not even decode the others for this view.
     handles: ClassVar[tuple[type, ...]] = ()

@@ -25,7 +25,7 @@ class ErrorJournalView(View):
 
     name = "error_journal"
     tables = ("error_journal",)
-    handles = (RejectedMessage.Rejected,)
+    handles = (RejectedMessage.Rejected,)  # type: ignore[attr-defined]  # defined by @event, unseen by mypy
 
     def create_tables(self, cursor: Cursor) -> None:
         cursor.execute(

@@ -21,7 +21,7 @@ class ParkedMessagesView(View):
 
     name = "parked_messages"
     tables = ("parked_messages",)
-    handles = (ParkingLot.Parked, ParkingLot.Released)
+    handles = (ParkingLot.Parked, ParkingLot.Released)  # type: ignore[attr-defined]  # defined by @event, unseen by mypy
 
     def create_tables(self, cursor: Cursor) -> None:
         t = self.timestamp
@@ -38,7 +38,7 @@ class ParkedMessagesView(View):
 
     def apply(self, event: Any, position: int, aggregate: Any = None) -> None:
         table = self.table("parked_messages")
-        if isinstance(event, ParkingLot.Parked):
+        if isinstance(event, ParkingLot.Parked):  # type: ignore[attr-defined]  # defined by @event
             m = event.message
             self._changes.append((
                 f"INSERT INTO {table} (message_id, storefront_reference, message_type, topic, partition, record_offset, "

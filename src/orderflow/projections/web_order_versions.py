@@ -21,7 +21,7 @@ VERSION_COLUMNS = (
     "order_id", "web_order_no", "storefront_reference", "version_no", "kind", "source", "created_at", "total",
     "line_count", "position",
 )
-MAKES_A_VERSION = (WebOrder.Placed, WebOrder.RefreshedFromSalesDocument)
+MAKES_A_VERSION = (WebOrder.Placed, WebOrder.RefreshedFromSalesDocument)  # type: ignore[attr-defined]  # defined by recorded(), unseen by mypy
 
 
 class WebOrderVersionsView(FollowingView):

@@ -29,10 +29,11 @@ class WebOrdersView(FollowingView):
 
     def create_tables(self, cursor: Cursor) -> None:
         m, t = self.money, self.timestamp
+        d = "DATE" if self.is_postgres else "TEXT"
         cursor.execute(
             f"""CREATE TABLE IF NOT EXISTS {self.table('web_orders')} (
                 id TEXT PRIMARY KEY, web_order_no TEXT NOT NULL, storefront_reference TEXT NOT NULL UNIQUE,
-                customer_type TEXT, sell_to_customer_no TEXT, sell_to_customer_name TEXT, order_date TEXT,
+                customer_type TEXT, sell_to_customer_no TEXT, sell_to_customer_name TEXT, order_date {d},
                 workflow_status TEXT, status_caused_by TEXT, approval TEXT, confirmation TEXT,
                 sales_document_type TEXT, sales_document_no TEXT, current_total {m}, amount_paid {m},
                 amount_mismatch BOOLEAN NOT NULL, mismatch_web_order_total {m}, mismatch_sales_document_total {m},
@@ -72,7 +73,7 @@ class WebOrdersView(FollowingView):
             "customer_type": _text(order.customer_type),
             "sell_to_customer_no": order.sell_to_customer_no,
             "sell_to_customer_name": order.sell_to_customer_name,
-            "order_date": _text(order.order_date),
+            "order_date": order.order_date,
             "workflow_status": _text(status.status) if status else None,
             "status_caused_by": status.caused_by if status else None,
             "approval": _text(order.approval.state),

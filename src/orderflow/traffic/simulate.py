@@ -53,7 +53,7 @@ START = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
 def order_placed_payload(rng: random.Random, n: int, at: datetime) -> dict[str, Any]:
     """A B2B or B2C order (or quote request) of a few lines, sometimes with a prebook line or a shipping price."""
     customer_type = rng.choice(["B2B Customer", "B2C - Registered", "B2C - Not Registered"])
-    lines = []
+    lines: list[dict[str, Any]] = []
     for no, description, description_2, price in rng.sample(CATALOG, rng.randint(1, 4)):
         lines.append(_line(len(lines) + 1, "Item", no, description, description_2, Decimal(rng.randint(1, 5)), price,
                            rng.choice([Decimal("0"), Decimal("0"), Decimal("5"), Decimal("12.5")])))

@@ -90,12 +90,13 @@ class PlacementStage(Guards):
         if problems:
             kept = storable(payload) if isinstance(payload, dict) else {"payload": storable(payload)}
             reasons = [p.to_dict() for p in problems]
-            return cls._create(cls.Refused, id=order_id, payload=kept, reasons=reasons, **common)  # type: ignore[attr-defined]
+            refused: WebOrder = cls._create(cls.Refused, id=order_id, payload=kept, reasons=reasons, **common)  # type: ignore[attr-defined]
+            return refused
         confirmation = ConfirmationState.AWAITING_CUSTOMER if terms.customer_confirmation_required else ConfirmationState.AWAITING_SHOP
         draft_data, terms_data = draft.to_dict(), terms.to_dict()
         HANDOFF.entry = (draft_data, draft, terms_data, terms)
         try:
-            order = cls._create(  # type: ignore[attr-defined]
+            order: WebOrder = cls._create(  # type: ignore[attr-defined]
                 cls.Placed,  # type: ignore[attr-defined]
                 id=order_id,
                 draft=draft_data,
@@ -179,5 +180,5 @@ def salvage_header(payload: Json) -> tuple[CustomerType | None, str, str, date |
     reader = Reader()
     customer_type = reader.value(payload.get("customer_type"), CustomerType, "", None)
     on = reader.value(payload.get("order_date"), date, "", None) if payload.get("order_date") else None
-    text = [payload.get(k) if isinstance(payload.get(k), str) else "" for k in ("sell_to_customer_no", "sell_to_customer_name")]
+    text = [v if isinstance(v := payload.get(k), str) else "" for k in ("sell_to_customer_no", "sell_to_customer_name")]
     return customer_type, text[0], text[1], on
