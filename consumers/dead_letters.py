@@ -79,6 +79,13 @@ class Source:
     def size(self) -> int:
         return record_size(self.key, self.value, self.headers)
 
+    def header(self, name: str) -> str | None:
+        """A header's first value as text (at most :data:`KEPT_HEADER_BYTES`); None if there is none."""
+        for each, raw in self.headers:
+            if _name(each) == name:
+                return (_text(raw) or "")[:KEPT_HEADER_BYTES]
+        return None
+
     def to_dict(self) -> dict[str, Any]:
         """A form events can hold (text and numbers only); a null header value becomes ``""``."""
         return {
@@ -105,6 +112,9 @@ class Rejection:
     error: str
     message_id: str | None = None
     message_type: str | None = None
+    redrive: Any = None
+    """The :class:`~orderflow.consumers.redrives.Redrive` a refused redriven record came back for: its entry,
+    not a new one, records the refusal."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "reason", bounded_reason(self.reason))
@@ -113,10 +123,14 @@ class Rejection:
     def journal_entry(self, at: datetime) -> RejectedMessage:
         """The error-journal aggregate recording this rejection: at most :data:`MAX_JOURNAL_VALUE_BYTES` of the value.
 
+        A refused redrive is recorded on the entry it redrove (still open, with the new reason and one more attempt).
+
         When the value is cut, the entry's headers say so (``dlq_truncated``, ``dlq_original_size``),
         as on the dead-letter topic. Its text holds no NUL character (PostgreSQL cannot store one).
         """
         source = self.source
+        if self.redrive is not None:
+            return self.redrive.failed(self.reason, self.error, f"{source.topic}:{source.partition}@{source.offset}", at)
         value = source.value or b""
         headers = {_name(name)[:KEPT_HEADER_BYTES]: (_text(raw) or "")[:KEPT_HEADER_BYTES]
                    for name, raw in source.headers[:KEPT_HEADERS]}

@@ -15,7 +15,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -123,6 +123,8 @@ class InboundConsumer:
         self._ends: dict[TopicPartition, tuple[int, float]] = {}
         self._next: dict[TopicPartition, int] = {}
         """The offset of the next record to read from each partition (no network call to know it)."""
+        self._unrecorded: dict[TopicPartition, int] = {}
+        """The offset of the first record of each partition not recorded yet: its stored position plus one."""
         self._rebalances = _Rebalances()
         _await_topic_metadata(consumer, topics.inbound)
         partition_count(consumer, topics)  # refuse at start, before joining the group
@@ -138,24 +140,52 @@ class InboundConsumer:
         """Records read but not released yet (waiting for the other topic's partition, or for room in the merge)."""
         return len(self.pipeline.merge) + sum(len(waiting) for waiting in self._waiting.values())
 
-    def lag(self) -> dict[tuple[str, int], int] | None:
-        """Records on the broker not read yet, per assigned partition whose end offset is known; None if it cannot tell.
+    def lag(self, ends: Mapping[TopicPartition, int] | None = None) -> dict[tuple[str, int], int] | None:
+        """Records not recorded yet, per assigned partition whose end offset is known; None if it cannot tell.
 
-        From what the last fetch responses said (no broker call), so that another
-        thread (the metrics monitor) may ask while this one polls.
+        End offset minus the stored position plus one: what is read into memory
+        but not yet recorded counts (it is in :meth:`read_ahead` too). The end
+        offsets are ``ends`` where given (the monitor looks them up), else what
+        the last fetch response or the look-up at assignment said: no broker
+        call, so that another thread (the metrics monitor) may ask while this one polls.
         """
         try:
             lag = {}
+            unrecorded = self._unrecorded
             for tp in self.consumer.assignment():
-                end = self.consumer.highwater(tp)
+                end = (ends or {}).get(tp)
+                if end is None:
+                    end = self.consumer.highwater(tp)
                 if end is None and tp in self._ends:
                     end = self._ends[tp][0]
-                position = self._next.get(tp)
+                position = unrecorded.get(tp)
                 if end is not None and position is not None:
                     lag[tp.topic, tp.partition] = max(0, end - position)
             return lag
         except (RuntimeError, KeyError, KafkaError):  # the assignment changed under us: ask again later
             return None
+
+    @property
+    def assignment(self) -> list[TopicPartition]:
+        """The partitions the group gave this consumer (safe to ask from another thread)."""
+        try:
+            return sorted(self.consumer.assignment())
+        except RuntimeError:  # it changed under us
+            return []
+
+    def read_ahead(self) -> dict[tuple[str, int], int]:
+        """Records read from the broker but not recorded yet (in the merge or waiting for room), per partition."""
+        try:
+            unrecorded, waiting = self._unrecorded, self._waiting
+            return {(tp.topic, tp.partition): max(0, read - unrecorded.get(tp, read) + len(waiting.get(tp, ())))
+                    for tp, read in list(self._next.items())}
+        except RuntimeError:  # the assignment changed under us
+            return {}
+
+    def _show_lag(self) -> None:
+        lag = self.lag()
+        if lag is not None:
+            metrics.consumer_lag(lag, self.read_ahead())
 
     def close(self) -> None:
         """Leave the group; everything applied is already recorded."""
@@ -201,6 +231,9 @@ class InboundConsumer:
             return read
         self._more = step.full
         metrics.batch_recorded(step.outcomes, step.rejections, step.released, time.perf_counter() - started)
+        self._unrecorded = {**self._unrecorded, **{TopicPartition(*tp): offset + 1
+                                                   for tp, offset in step.positions.items()}}
+        self._show_lag()
         # Kafka's committed offsets only inform lag monitoring: the database's positions are the truth.
         self.consumer.commit_async(
             {TopicPartition(*tp): OffsetAndMetadata(offset + 1, "", -1) for tp, offset in step.positions.items()}
@@ -224,10 +257,26 @@ class InboundConsumer:
         for tp, recorded in positions.items():
             self._next[tp] = beginnings[tp] if recorded is None else recorded + 1
             self.consumer.seek(tp, self._next[tp])
-            if assigned:
-                log.info("partition assigned", topic=tp.topic, partition=tp.partition, resume_at=self._next[tp])
+        self._unrecorded = dict(self._next)
+        self._look_up_ends(assignment)
+        self._show_lag()  # from the moment partitions are assigned, not from the first fetch response
+        if assigned:
+            for tp, resume_at in self._next.items():
+                log.info("partition assigned", topic=tp.topic, partition=tp.partition, resume_at=resume_at)
         self._more = False
         self.assigned_at = time.monotonic()
+
+    def _look_up_ends(self, assignment: list[TopicPartition]) -> None:
+        """Every assigned partition's end offset, in one request: the lag is known before the first fetch."""
+        if not assignment:
+            return
+        try:
+            ends = self.consumer.end_offsets(assignment, timeout_ms=5_000)
+        except KafkaError as error:
+            log.warning("end offset look-up failed", error=str(error))
+            return
+        now = time.monotonic()
+        self._ends.update({tp: (end, now) for tp, end in ends.items()})
 
     def _check_pairs(self, assignment: list[TopicPartition]) -> None:
         numbers = {topic: {tp.partition for tp in assignment if tp.topic == topic} for topic in self.topics.inbound}

@@ -46,6 +46,7 @@ from orderflow.consumers.handlers import (
 )
 from orderflow.consumers.merge import EventTimeMerge, Incoming, Partition
 from orderflow.consumers.parking import Parking
+from orderflow.consumers.redrives import Redrive
 from orderflow.contract.envelope import BadEnvelope, Envelope, decode
 from orderflow.contract.personal import redact_text
 from orderflow.contract.schemas import Contract, ContractViolation
@@ -53,6 +54,7 @@ from orderflow.settings import Topics
 
 log = structlog.get_logger("orderflow.consumer")
 PLACEMENT = "order_placed"
+APPLIED = "applied"
 CACHED_RECEIPTS = 20_000
 """Message ids whose receipt (or its absence) the consumer remembers beyond the records it holds."""
 Clock = Callable[[], datetime]
@@ -251,7 +253,12 @@ class Pipeline:
         """Apply one released record inside the open transaction; return the rejections it caused."""
         record, envelope = incoming.record, incoming.envelope
         source = Source.of(record)
+        redrive = None
         try:
+            redrive = None if incoming.requeued else Redrive.of(self.app, source.headers)
+            if redrive is not None and not redrive.open:  # redriven already, or discarded: changes nothing
+                self._outcomes["duplicate", redrive.entry.message_type or "unknown"] += 1
+                return []
             if incoming.error is not None:
                 raise incoming.error
             assert envelope is not None
@@ -259,55 +266,92 @@ class Pipeline:
                 apply(self.app, envelope)  # checked, deduplicated and receipted when it was parked
                 self.parking.settle(source, incoming.parked_id, "applied", "", at)
                 self._outcomes["applied", envelope.message_type] += 1
-            elif not self._take(source, envelope, at):
+            elif redrive is not None:
+                if self._take_redriven(source, envelope, at, redrive) != APPLIED:
+                    return []
+            elif self._take(source, envelope, at) != APPLIED:
                 return []
         except (BadEnvelope, ContractViolation, CannotApply) as error:
-            return self._refuse(incoming, source, str(error), type(error).__name__, at)
+            return self._refuse(incoming, source, str(error), type(error).__name__, at, redrive)
         except Exception as error:  # noqa: BLE001 - a poison message must never block the partition
             log.exception("unexpected error applying message", topic=source.topic, partition=source.partition,
                           offset=source.offset)
-            return self._refuse(incoming, source, unexpected_reason(error), type(error).__name__, at)
+            return self._refuse(incoming, source, unexpected_reason(error), type(error).__name__, at, redrive)
         if envelope.message_type == PLACEMENT:
             for parked, message_id in self.parking.arrived(envelope.key):
                 self.merge.requeue(self._incoming(parked, parked_id=message_id), self._now)
         return []
 
-    def _take(self, source: Source, envelope: Envelope, at: datetime) -> bool:
-        """Check, deduplicate, then apply or park a new record; False if it was a duplicate or parked."""
-        self._check_route(source, envelope)
+    def _take(self, source: Source, envelope: Envelope, at: datetime, redrive: Redrive | None = None) -> str:
+        """Check, deduplicate, then apply or park a new record: ``applied``, ``parked`` or ``duplicate``.
+
+        ``redrive``: a record the back office redrove, which may come on either inbound topic (a redrive sends
+        everything on the storefront topic, so that an order's records keep their event-time order); a receipt
+        from where it was first read is its own (it was parked before it was rejected), not a duplicate's, and
+        is not written again.
+        """
+        self._check_route(source, envelope, any_topic=redrive is not None)
         self.contract.validate(envelope.message_type, envelope.schema_version, envelope.payload)
         digest = payload_digest(envelope)
-        if self._seen_before(envelope, digest, source):
+        receipted = redrive is not None and self._receipt_of(envelope.message_id, redrive.first_source)
+        if not receipted and self._seen_before(envelope, digest, source):
             self._outcomes["duplicate", envelope.message_type] += 1
-            return False
+            return "duplicate"
         where = f"{source.topic}:{source.partition}@{source.offset}"
         if self._must_wait(envelope):
             self.parking.park(source, envelope, at)
-            self._receipt(envelope, digest, where, at)
+            if not receipted:
+                self._receipt(envelope, digest, where, at)
             self._outcomes["parked", envelope.message_type] += 1
-            return False
+            return "parked"
         apply(self.app, envelope)
-        self._receipt(envelope, digest, where, at)
-        self._outcomes["applied", envelope.message_type] += 1
-        return True
+        if not receipted:
+            self._receipt(envelope, digest, where, at)
+        self._outcomes[APPLIED, envelope.message_type] += 1
+        return APPLIED
+
+    def _take_redriven(self, source: Source, envelope: Envelope, at: datetime, redrive: Redrive) -> str:
+        """:meth:`_take` for a record the back office redrove; its entry records the outcome in this transaction."""
+        before = self._order_version(envelope.key)
+        outcome = self._take(source, envelope, at, redrive)
+        after = self._order_version(envelope.key)
+        where = f"{source.topic}:{source.partition}@{source.offset}"
+        self.app.save(redrive.settled(outcome, where, list(range(before + 1, after + 1)), at))
+        log.info("redriven message settled", entry=str(redrive.entry.id), outcome=outcome, user=redrive.user)
+        return outcome
+
+    def _order_version(self, key: str) -> int:
+        try:
+            return self.app.get_order(key).version
+        except UnknownOrder:
+            return 0
+
+    def _receipt_of(self, message_id: str, where: str) -> bool:
+        """Whether ``message_id``'s receipt was written for the record first read at ``where``."""
+        receipt = self._recorded.get(message_id) or self._receipts.get(message_id)
+        if receipt is None:
+            receipt = self.app.receipts([message_id]).get(message_id)
+        return receipt is not None and receipt[1] == where
 
     def _receipt(self, envelope: Envelope, digest: str, where: str, at: datetime) -> None:
         self.app.receipt(envelope.message_id, envelope.message_type, digest, where, at)
         self._recorded[envelope.message_id] = (digest, where)
 
-    def _refuse(self, incoming: Incoming, source: Source, reason: str, error: str, at: datetime) -> list[Rejection]:
+    def _refuse(self, incoming: Incoming, source: Source, reason: str, error: str, at: datetime,
+                redrive: Redrive | None = None) -> list[Rejection]:
         reason = bounded_reason(reason)
         self.app.discard_unsaved()
         envelope = incoming.envelope
         if incoming.parked_id is not None:
             self.parking.settle(source, incoming.parked_id, "rejected", reason, at)
-        return [self._rejection(source, envelope, reason, error)]
+        return [self._rejection(source, envelope, reason, error, redrive)]
 
-    def _check_route(self, source: Source, envelope: Envelope) -> None:
-        """Refuse a message on the wrong topic, or on a partition its key does not hash to, or keyed by the setup key."""
+    def _check_route(self, source: Source, envelope: Envelope, any_topic: bool = False) -> None:
+        """Refuse a message on the wrong topic (``any_topic``: either inbound topic will do), or on a partition its
+        key does not hash to, or keyed by the setup key."""
         check_key(envelope)
         kind = TOPIC_OF.get(envelope.message_type)
-        if kind is not None and kind != self._kind[source.topic]:
+        if kind is not None and kind != self._kind[source.topic] and not any_topic:
             home = topic_for(envelope.message_type, self.topics)
             raise Misrouted(f"{envelope.message_type} belongs on the {kind} topic ({home}), not on {source.topic}")
         expected = partition_for(source.key or b"", self.partition_count)
@@ -361,12 +405,15 @@ class Pipeline:
         return receipt.digest, receipt.source
 
     @staticmethod
-    def _rejection(source: Source, envelope: Envelope | None, reason: str, error: str) -> Rejection:
+    def _rejection(source: Source, envelope: Envelope | None, reason: str, error: str,
+                   redrive: Redrive | None = None) -> Rejection:
+        """The rejection of a record; one whose envelope cannot be read keeps what its headers said it was."""
         reason = redact_text(bounded_reason(reason))  # an order key or message id may be an e-mail address
         log.warning("message rejected", topic=source.topic, partition=source.partition, offset=source.offset,
                     order=envelope.key if envelope else None, reason=reason)
         return Rejection(
             source=source, reason=reason, error=error,
-            message_id=envelope.message_id if envelope else None,
-            message_type=envelope.message_type if envelope else None,
+            message_id=envelope.message_id if envelope else source.header("message_id"),
+            message_type=envelope.message_type if envelope else source.header("message_type"),
+            redrive=redrive,
         )

@@ -4,20 +4,20 @@ from __future__ import annotations
 
 from contextlib import suppress
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
-from kafka import KafkaConsumer
+from kafka import KafkaConsumer, TopicPartition
 
 from orderflow.application.orders import Orders
 from orderflow.consumers.dead_letters import DeadLetterTopic
 from orderflow.consumers.inbound import InboundConsumer
 from orderflow.contract.schemas import Contract
 from orderflow.db import Database, schema_lock
-from orderflow.health import HealthServer
 from orderflow.kafka import ensure_topics, make_producer
 from orderflow.metrics import Monitor
 from orderflow.outbound import OutboundPublisher
 from orderflow.outbound.publisher import close_producer
+from orderflow.ownership import claim
 from orderflow.projections.catalog import all_views
 from orderflow.projections.follow import CACHED_ORDERS
 from orderflow.projections.inline import InlineProjection
@@ -27,6 +27,24 @@ from orderflow.supervision import Supervisor, Worker
 
 MONITOR_INTERVAL = 2.0
 """Seconds between refreshes of the lag gauges and of the readiness they decide."""
+
+
+class EndOffsets:
+    """Partitions' end offsets from the broker, with a client of its own made on first use (a broker
+    that does not answer is a ``KafkaError`` of the call, which the monitor rides out)."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.client: KafkaConsumer | None = None
+
+    def __call__(self, partitions: list[TopicPartition]) -> dict[TopicPartition, int]:
+        if self.client is None:
+            self.client = KafkaConsumer(**self.settings.kafka_config(), group_id=None, client_id="orderflow-monitor")
+        return self.client.end_offsets(partitions, timeout_ms=2_000)
+
+    def close(self) -> None:
+        if self.client is not None:
+            self.client.close()
 
 
 @dataclass
@@ -41,8 +59,12 @@ class Engine:
     _closers: list = field(default_factory=list)
 
     def inbound_consumer(self, client_id: str = "orderflow") -> InboundConsumer:
-        """A consumer in the engine's group, with its own dead-letter producer."""
+        """A consumer in the engine's group, with its own dead-letter producer.
+
+        :class:`~orderflow.ownership.ForeignPositions` if the database's positions belong to another group.
+        """
         s = self.settings
+        claim(self.db, s.database_url, s.consumer_group, datetime.now(UTC))
         producer = make_producer(s)
         consumer = KafkaConsumer(
             **s.kafka_config(),
@@ -88,19 +110,19 @@ class Engine:
         ensure_topics(self.settings)
 
     def monitoring(self, consumer: InboundConsumer, outbound: OutboundPublisher, supervisor: Supervisor) -> list[Worker]:
-        """With ``ORDERFLOW_METRICS_PORT`` set: the metrics and health HTTP server, and the worker keeping lags current.
+        """With ``ORDERFLOW_METRICS_PORT`` set: the worker keeping the lag gauges and readiness current.
 
-        The server answers from ``supervisor``'s health (live within
-        ``ORDERFLOW_LIVE_TIMEOUT_SECONDS``, ready under ``ORDERFLOW_READY_MAX_LAG``);
-        it is closed with the engine. Without the setting: nothing.
+        Readiness waits for the consumer lag to be at most ``ORDERFLOW_READY_MAX_LAG``; the
+        partitions' end offsets are looked up with a Kafka client of the monitor's own, closed
+        with the engine. Without the setting: nothing (the HTTP server is ``orderflow run``'s).
         """
         s = self.settings
         if s.metrics_port is None:
             return []
-        supervisor.health.stall_after = s.live_timeout_seconds
-        monitor = Monitor(consumer, self.projections, outbound, supervisor.health, s.ready_max_lag)
-        server = HealthServer(supervisor.health, s.metrics_port, s.metrics_address)
-        self._closers.append(server.close)
+        end_offsets = EndOffsets(s)
+        self._closers.append(end_offsets.close)
+        monitor = Monitor(consumer, self.projections, outbound, supervisor.health, s.ready_max_lag,
+                          end_offsets=end_offsets)
         return [Worker("monitor", monitor.step, supervisor, idle_sleep=MONITOR_INTERVAL)]
 
     def close(self) -> None:

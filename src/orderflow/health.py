@@ -12,7 +12,9 @@ The answers come from the process's one :class:`~orderflow.supervision.Health`.
 
 from __future__ import annotations
 
+import errno
 import json
+import socket
 import threading
 from collections.abc import Callable
 from socketserver import ThreadingMixIn
@@ -22,6 +24,7 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 import structlog
 from prometheus_client import REGISTRY, make_wsgi_app
 
+from orderflow.settings import BadSetting
 from orderflow.supervision import Health
 
 log = structlog.get_logger("orderflow.health")
@@ -75,7 +78,15 @@ class HealthServer:
     """Serves :func:`application` on ``address:port`` in a daemon thread until :meth:`close`."""
 
     def __init__(self, health: Health, port: int, address: str = "0.0.0.0"):
-        self.server = make_server(address, port, application(health), server_class=_Server, handler_class=_Quiet)
+        """Listen at once; :class:`~orderflow.settings.BadSetting` naming the variable if that cannot be had."""
+        try:
+            self.server = make_server(address, port, application(health), server_class=_Server, handler_class=_Quiet)
+        except OSError as error:  # one line naming the variable, not a traceback
+            reason = error.strerror or str(error)
+            if isinstance(error, socket.gaierror) or error.errno == errno.EADDRNOTAVAIL:
+                raise BadSetting(f"ORDERFLOW_METRICS_ADDRESS={address!r}: cannot listen there ({reason})") from None
+            raise BadSetting(f"ORDERFLOW_METRICS_PORT={port}: cannot listen on {address}:{port} ({reason}); "
+                             "another process (a second engine?) may hold it") from None
         self.port = self.server.server_port
         self.thread = threading.Thread(target=self.server.serve_forever, name="metrics-http", daemon=True)
         self.thread.start()

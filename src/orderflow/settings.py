@@ -6,12 +6,14 @@ store in ``./var/orderflow.db`` and a Kafka broker on ``localhost:9092``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from importlib.resources import files
+from ipaddress import ip_address
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from pydantic import AfterValidator, Field, SecretStr, ValidationError
@@ -127,6 +129,7 @@ class Settings:
     live_timeout_seconds: float = 60.0
     ready_max_lag: int = 1_000
     user: str | None = None
+    """Who runs a command: the back-office user a repair acts as, and who an export with personal data is logged for."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -161,6 +164,94 @@ class _Environ(EnvSettingsSource):
                 if value or not self.env_ignore_empty}
 
 
+TOPIC_NAME = re.compile(r"[A-Za-z0-9._-]{1,249}")
+HOST_NAME = re.compile(r"(?=.{1,253}$)[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9])?(\.[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9])?)*\.?")
+DATABASE_SCHEMES = ("sqlite", "postgresql", "postgres", "memory")
+
+
+def _topic(value: str) -> str:
+    if not TOPIC_NAME.fullmatch(value) or value in (".", ".."):
+        raise ValueError("a Kafka topic name is 1 to 249 letters, digits, '.', '_' or '-'")
+    return value
+
+
+def _group(value: str) -> str:
+    if len(value) > 249 or any(c.isspace() or not c.isprintable() for c in value):
+        raise ValueError("a consumer group is at most 249 printable characters, no spaces")
+    return value
+
+
+def _user(value: str) -> str:
+    if len(value) > 100 or value != value.strip() or not value.isprintable():
+        raise ValueError("a user is at most 100 printable characters, without spaces at either end")
+    return value
+
+
+def _host(value: str) -> bool:
+    try:
+        ip_address(value.strip("[]"))
+    except ValueError:
+        return bool(HOST_NAME.fullmatch(value))
+    return True
+
+
+def _bootstrap(value: str) -> str:
+    for server in value.split(","):
+        host, sep, port = server.strip().rpartition(":")
+        if not sep or not _host(host) or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError("must be host:port[,host:port], each port a number from 1 to 65535")
+    return value
+
+
+def _address(value: str) -> str:
+    if not _host(value):
+        raise ValueError("must be a host name or an IP address")
+    return value
+
+
+def _url_template(value: str) -> str:
+    try:
+        value.format(storefront_reference="SF-1", web_order_no="WO-1", order_id="0")
+    except (KeyError, IndexError, ValueError, AttributeError):
+        raise ValueError("may use only {storefront_reference}, {web_order_no} and {order_id} "
+                         "(a literal brace doubled: {{ }})") from None
+    return value
+
+
+def _directory(value: Path) -> Path:
+    if not value.is_dir():
+        raise ValueError("is not a directory")
+    return value
+
+
+def _readable(value: Path | str | None) -> Path | str | None:
+    if value is not None:
+        try:
+            with open(value, "rb"):
+                pass
+        except OSError as error:
+            raise ValueError(f"cannot be read ({error.strerror})") from None
+    return value
+
+
+def check_database_url(url: str) -> None:
+    """``ValueError`` (never quoting the URL, which may hold a password) unless orderflow can use ``url``."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError as error:
+        raise ValueError(f"not a URL orderflow can use ({error})") from None
+    if parts.scheme not in DATABASE_SCHEMES:
+        raise ValueError(f"unsupported scheme {parts.scheme!r}: use sqlite:///FILE, "
+                         "postgresql://user:password@host:port/db or memory:")
+    if parts.scheme == "sqlite" and not sqlite_file(url):
+        raise ValueError("a sqlite URL names a file: sqlite:///relative.db or sqlite:////absolute.db")
+
+
+Topic = Annotated[str, AfterValidator(_topic)]
+Readable = Annotated[Path | None, AfterValidator(_readable)]
+
+
 def _kafka_protocol(value: str) -> str:
     value = value.upper()
     if value not in ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"):
@@ -192,14 +283,14 @@ class Environment(BaseSettings):
         f"The event store and read models (default {_DEFAULT.database_url}): sqlite:///relative.db, "
         "sqlite:////absolute.db, postgresql://user:password@host:port/db (libpq sslmode etc. as query parameters) "
         "or memory: (tests; not for orderflow run, whose followers run in a process of their own)"))
-    database_url_file: Path | None = Field(None, description="A file holding ORDERFLOW_DATABASE_URL")
-    kafka_bootstrap: str = Field(_DEFAULT.kafka_bootstrap, description="Kafka bootstrap servers, host:port[,host:port]")
-    consumer_group: str = Field(_DEFAULT.consumer_group, description="Consumer group of the `orderflow run` processes")
-    topic_storefront: str = Field(_TOPICS.storefront, description="Inbound topic of the storefront's messages")
-    topic_erp: str = Field(_TOPICS.erp, description="Inbound topic of the ERP's messages (co-partitioned with the storefront topic)")
-    topic_storefront_sync: str = Field(_TOPICS.storefront_sync, description="Outbound topic: each order's current state for the storefront")
-    topic_notifications: str = Field(_TOPICS.notifications, description="Outbound topic: new order, comment, approval requested, confirmed, status changed")
-    topic_dead_letters: str = Field(_TOPICS.dead_letters, description="Messages that could not be applied, with `dlq_*` headers saying why")
+    database_url_file: Readable = Field(None, description="A file holding ORDERFLOW_DATABASE_URL")
+    kafka_bootstrap: Annotated[str, AfterValidator(_bootstrap)] = Field(_DEFAULT.kafka_bootstrap, description="Kafka bootstrap servers, host:port[,host:port]")
+    consumer_group: Annotated[str, AfterValidator(_group)] = Field(_DEFAULT.consumer_group, description="Consumer group of the `orderflow run` processes")
+    topic_storefront: Topic = Field(_TOPICS.storefront, description="Inbound topic of the storefront's messages")
+    topic_erp: Topic = Field(_TOPICS.erp, description="Inbound topic of the ERP's messages (co-partitioned with the storefront topic)")
+    topic_storefront_sync: Topic = Field(_TOPICS.storefront_sync, description="Outbound topic: each order's current state for the storefront")
+    topic_notifications: Topic = Field(_TOPICS.notifications, description="Outbound topic: new order, comment, approval requested, confirmed, status changed")
+    topic_dead_letters: Topic = Field(_TOPICS.dead_letters, description="Messages that could not be applied, with `dlq_*` headers saying why")
     create_topics: bool = Field(_DEFAULT.create_topics, description=(
         "Create missing topics at start (true|false); false for clusters whose topics are managed elsewhere: "
         "a missing topic is then an error naming it"))
@@ -217,48 +308,49 @@ class Environment(BaseSettings):
         "How long a partition behind its end offset that delivers nothing may hold the merge back"))
     park_deadline_seconds: int = Field(_DEFAULT.park_deadline_seconds, ge=0, description=(
         "How long (in event time) a message waits for its order before it is rejected as OrderNeverArrived"))
-    order_url_template: str = Field(_DEFAULT.order_url_template, description=(
+    order_url_template: Annotated[str, AfterValidator(_url_template)] = Field(_DEFAULT.order_url_template, description=(
         "The order link in notifications ({storefront_reference}, {web_order_no}, {order_id})"))
-    schema_dir: Path = Field(_DEFAULT.schema_dir, description="The JSON Schemas of the wire contract")
+    schema_dir: Annotated[Path, AfterValidator(_directory)] = Field(_DEFAULT.schema_dir, description="The JSON Schemas of the wire contract")
     log_format: Literal["console", "json"] = Field("console", description=(
         "console (readable key=value) or json (one JSON record per line, the libraries' records included)"))
     cipher_key: SecretStr | None = Field(None, description="Key encrypting personal fields at rest (unset: no encryption)")
-    cipher_key_file: Path | None = Field(None, description="A file holding ORDERFLOW_CIPHER_KEY")
+    cipher_key_file: Readable = Field(None, description="A file holding ORDERFLOW_CIPHER_KEY")
     cipher_old_keys: SecretStr | None = Field(None, description="Earlier keys, comma-separated: still decrypt, never encrypt")
-    cipher_old_keys_file: Path | None = Field(None, description="A file holding ORDERFLOW_CIPHER_OLD_KEYS")
+    cipher_old_keys_file: Readable = Field(None, description="A file holding ORDERFLOW_CIPHER_OLD_KEYS")
     kafka_security_protocol: Annotated[str, AfterValidator(_kafka_protocol)] = Field(
         "PLAINTEXT", description="PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL")
     kafka_sasl_mechanism: Annotated[str | None, AfterValidator(_sasl_mechanism)] = Field(
         None, description="PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (with a SASL protocol)")
     kafka_sasl_username: SecretStr | None = Field(None, description="SASL user name")
-    kafka_sasl_username_file: Path | None = Field(None, description="A file holding ORDERFLOW_KAFKA_SASL_USERNAME")
+    kafka_sasl_username_file: Readable = Field(None, description="A file holding ORDERFLOW_KAFKA_SASL_USERNAME")
     kafka_sasl_password: SecretStr | None = Field(None, description="SASL password")
-    kafka_sasl_password_file: Path | None = Field(None, description="A file holding ORDERFLOW_KAFKA_SASL_PASSWORD")
-    kafka_ssl_cafile: str | None = Field(None, description="CA certificates (PEM) to verify the brokers")
-    kafka_ssl_certfile: str | None = Field(None, description="Client certificate (PEM), for mutual TLS")
-    kafka_ssl_keyfile: str | None = Field(None, description="Client private key (PEM), for mutual TLS")
+    kafka_sasl_password_file: Readable = Field(None, description="A file holding ORDERFLOW_KAFKA_SASL_PASSWORD")
+    kafka_ssl_cafile: Annotated[str | None, AfterValidator(_readable)] = Field(None, description="CA certificates (PEM) to verify the brokers")
+    kafka_ssl_certfile: Annotated[str | None, AfterValidator(_readable)] = Field(None, description="Client certificate (PEM), for mutual TLS")
+    kafka_ssl_keyfile: Annotated[str | None, AfterValidator(_readable)] = Field(None, description="Client private key (PEM), for mutual TLS")
     kafka_ssl_password: SecretStr | None = Field(None, description="Password of the client private key")
-    kafka_ssl_password_file: Path | None = Field(None, description="A file holding ORDERFLOW_KAFKA_SSL_PASSWORD")
+    kafka_ssl_password_file: Readable = Field(None, description="A file holding ORDERFLOW_KAFKA_SSL_PASSWORD")
     kafka_ssl_check_hostname: bool = Field(True, description="Check the broker certificate's host name (true|false)")
-    backoff_max_seconds: float = Field(_DEFAULT.backoff_max_seconds, gt=0, description=(
+    backoff_max_seconds: float = Field(_DEFAULT.backoff_max_seconds, allow_inf_nan=False, gt=0, description=(
         "Longest wait between retries of a failing component"))
-    send_timeout_seconds: float = Field(_DEFAULT.send_timeout_seconds, gt=0, description=(
+    send_timeout_seconds: float = Field(_DEFAULT.send_timeout_seconds, allow_inf_nan=False, gt=0, description=(
         "How long the outbound publisher waits for the broker's acknowledgement"))
-    startup_timeout_seconds: float = Field(_DEFAULT.startup_timeout_seconds, gt=0, description=(
+    startup_timeout_seconds: float = Field(_DEFAULT.startup_timeout_seconds, allow_inf_nan=False, gt=0, description=(
         "How long `orderflow run` retries an unreachable broker or database at start before it exits"))
     max_failures: int = Field(_DEFAULT.max_failures, ge=1, description=(
         "Failures in a row (with ORDERFLOW_FAILURE_WINDOW_SECONDS) after which the process exits with code 3"))
-    failure_window_seconds: float = Field(_DEFAULT.failure_window_seconds, ge=0, description=(
+    failure_window_seconds: float = Field(_DEFAULT.failure_window_seconds, allow_inf_nan=False, ge=0, description=(
         "The shortest streak of failures, in seconds, that makes the process give up"))
     metrics_port: int | None = Field(None, ge=0, le=65535, description=(
         "Port of the HTTP server with /metrics, /health/live and /health/ready (unset: no server)"))
-    metrics_address: str = Field(_DEFAULT.metrics_address, description="Address that server listens on")
-    live_timeout_seconds: float = Field(_DEFAULT.live_timeout_seconds, gt=0, description=(
+    metrics_address: Annotated[str, AfterValidator(_address)] = Field(_DEFAULT.metrics_address, description="Address that server listens on")
+    live_timeout_seconds: float = Field(_DEFAULT.live_timeout_seconds, allow_inf_nan=False, gt=0, description=(
         "/health/live answers 503 when the main loop has not turned for this long"))
     ready_max_lag: int = Field(_DEFAULT.ready_max_lag, ge=0, description=(
-        "/health/ready answers 503 while the inbound consumer lag (all partitions) is above this"))
-    user: str | None = Field(None, description=(
-        "Who runs a command (a user no. or name): logged with `orderflow export --include-personal`; "
+        "/health/ready answers 503 while the inbound consumer lag (records not recorded yet, all partitions) is above this"))
+    user: Annotated[str | None, AfterValidator(lambda v: v if v is None else _user(v))] = Field(None, description=(
+        "Who runs a command (a back-office user no. or name): the user `orderflow errors redrive|discard|reopen` and "
+        "`orderflow parked release|reject` act as, and who `orderflow export --include-personal` is logged for; "
         "`--user` overrides it"))
 
     @classmethod
@@ -291,10 +383,49 @@ class Environment(BaseSettings):
             raise BadSetting(f"{PREFIX}{name.upper()}_FILE={path}: cannot be read ({error.strerror})") from None
 
     def settings(self) -> Settings:
-        """The engine's :class:`Settings`."""
-        keys = [self.secret("cipher_key") or "", *(self.secret("cipher_old_keys") or "").split(",")]
+        """The engine's :class:`Settings`; :class:`BadSetting` for what only makes sense read together
+        (a secret from its file, the Kafka security options)."""
+        from orderflow.application.ciphers import check_key
+
+        database_url = self.secret("database_url") or _DEFAULT.database_url
+        _refuse(self._source("database_url"), check_database_url, database_url)
+        keys = []
+        for name in ("cipher_key", "cipher_old_keys"):  # the key first, then the earlier ones
+            for key in (k.strip() for k in (self.secret(name) or "").split(",")):
+                if key:
+                    _refuse(self._source(name), check_key, key)
+                    keys.append(key)
+        settings = self._settings(database_url, tuple(keys))
+        self._check_kafka_security(settings.kafka_security)
+        return settings
+
+    def _source(self, name: str) -> str:
+        """The variable a secret was read from: ``ORDERFLOW_NAME``, or its ``_FILE``."""
+        value = getattr(self, name)
+        if value is None or not value.get_secret_value():
+            if getattr(self, f"{name}_file") is not None:
+                return f"{PREFIX}{name.upper()}_FILE"
+        return f"{PREFIX}{name.upper()}"
+
+    def _check_kafka_security(self, security: KafkaSecurity) -> None:
+        """SASL options without a SASL protocol, TLS options without TLS, or SASL without its mechanism or user:
+        a setting that would be ignored or a connection that cannot work is refused at once."""
+        protocol = security.protocol
+        unused = [name for name in ("kafka_sasl_mechanism", "kafka_sasl_username", "kafka_sasl_username_file",
+                                    "kafka_sasl_password", "kafka_sasl_password_file")
+                  if not protocol.startswith("SASL") and getattr(self, name) is not None]
+        unused += [name for name in ("kafka_ssl_cafile", "kafka_ssl_certfile", "kafka_ssl_keyfile",
+                                     "kafka_ssl_password", "kafka_ssl_password_file")
+                   if not protocol.endswith("SSL") and getattr(self, name) is not None]
+        if unused:
+            raise BadSetting(f"{PREFIX}{unused[0].upper()} is set, but ORDERFLOW_KAFKA_SECURITY_PROTOCOL={protocol} "
+                             "does not use it (SASL options need SASL_PLAINTEXT or SASL_SSL, TLS options SSL or "
+                             "SASL_SSL)")
+        _refuse("", lambda s: s.client_config(), security)
+
+    def _settings(self, database_url: str, cipher_keys: tuple[str, ...]) -> Settings:
         return Settings(
-            database_url=self.secret("database_url") or _DEFAULT.database_url,
+            database_url=database_url,
             kafka_bootstrap=self.kafka_bootstrap,
             consumer_group=self.consumer_group,
             topics=Topics(storefront=self.topic_storefront, erp=self.topic_erp,
@@ -308,7 +439,7 @@ class Environment(BaseSettings):
             order_url_template=self.order_url_template,
             schema_dir=self.schema_dir,
             log_format=self.log_format,
-            cipher_keys=tuple(key.strip() for key in keys if key.strip()),
+            cipher_keys=cipher_keys,
             kafka_security=KafkaSecurity(
                 protocol=self.kafka_security_protocol,
                 sasl_mechanism=self.kafka_sasl_mechanism,
@@ -334,6 +465,14 @@ class Environment(BaseSettings):
             ready_max_lag=self.ready_max_lag,
             user=self.user,
         )
+
+
+def _refuse(variable: str, check: Callable[[Any], object], value: Any) -> None:
+    """:class:`BadSetting` ``variable: why`` if ``check(value)`` raises ``ValueError`` (whose text never holds a secret)."""
+    try:
+        check(value)
+    except ValueError as error:
+        raise BadSetting(f"{variable}: {error}" if variable else str(error)) from None
 
 
 def variables() -> dict[str, str]:
@@ -409,6 +548,7 @@ def eventsourcing_env(database_url: str) -> dict[str, str]:
     process); ``memory:`` keeps events in plain Python objects, for tests; ``postgresql://user:pw@host:port/db``
     selects PostgreSQL.
     """
+    check_database_url(database_url)
     url = urlsplit(database_url)
     common = {"SINGLE_ROW_TRACKING": "t"}
     if url.scheme == "memory":
@@ -427,21 +567,20 @@ def eventsourcing_env(database_url: str) -> dict[str, str]:
             "SQLITE_LOCK_TIMEOUT": "30",
             "PROCESS_RECORDER_TOPIC": "orderflow.application.positions:SQLitePositionsRecorder",
         }
-    if url.scheme in ("postgresql", "postgres"):
-        return {
-            **common,
-            "PERSISTENCE_MODULE": "eventsourcing.postgres",
-            "PROCESS_RECORDER_TOPIC": "orderflow.application.positions:PostgresPositionsRecorder",
-            "POSTGRES_DBNAME": unquote(url.path.lstrip("/")) or "postgres",
-            "POSTGRES_HOST": url.hostname or "localhost",
-            "POSTGRES_PORT": str(url.port or 5432),
-            "POSTGRES_USER": unquote(url.username or "postgres"),
-            "POSTGRES_PASSWORD": unquote(url.password or ""),
-            "POSTGRES_POOL_SIZE": "5",
-            "POSTGRES_MAX_OVERFLOW": "10",
-            # Try a pooled connection before handing it out: after a server restart the pool holds closed ones.
-            "POSTGRES_PRE_PING": "y",
-            # How long a caller waits for a pooled connection while the server is unreachable.
-            "POSTGRES_CONNECT_TIMEOUT": "10",
-        }
-    raise ValueError(f"unsupported ORDERFLOW_DATABASE_URL scheme {url.scheme!r}: use sqlite:///, postgresql:// or memory:")
+    # postgresql:// or postgres://
+    return {
+        **common,
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "PROCESS_RECORDER_TOPIC": "orderflow.application.positions:PostgresPositionsRecorder",
+        "POSTGRES_DBNAME": unquote(url.path.lstrip("/")) or "postgres",
+        "POSTGRES_HOST": url.hostname or "localhost",
+        "POSTGRES_PORT": str(url.port or 5432),
+        "POSTGRES_USER": unquote(url.username or "postgres"),
+        "POSTGRES_PASSWORD": unquote(url.password or ""),
+        "POSTGRES_POOL_SIZE": "5",
+        "POSTGRES_MAX_OVERFLOW": "10",
+        # Try a pooled connection before handing it out: after a server restart the pool holds closed ones.
+        "POSTGRES_PRE_PING": "y",
+        # How long a caller waits for a pooled connection while the server is unreachable.
+        "POSTGRES_CONNECT_TIMEOUT": "10",
+    }

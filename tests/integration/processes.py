@@ -23,6 +23,7 @@ from orderflow.consumers.handlers import topic_for
 from orderflow.consumers.inbound import position_name
 from orderflow.contract.envelope import Envelope
 from orderflow.db import Database
+from orderflow.ownership import TABLE as OWNER_TABLE
 from orderflow.projections.catalog import all_views
 from orderflow.projections.event_log import COLUMNS as EVENT_LOG_COLUMNS
 from orderflow.projections.rebuild import rebuild
@@ -103,6 +104,17 @@ def wait_until(done: Callable[[], bool], timeout: float, what: str, alive: Calla
         assert alive(), f"the process ended while waiting for {what}"
         assert time.monotonic() < deadline, f"timed out after {timeout} s waiting for {what}"
         time.sleep(0.05)
+
+
+def hand_over(database_url: str, group: str) -> None:
+    """Hand the database's positions to consumer group ``group``, as docs/operations.md tells an operator to once
+    every process of the old group has stopped."""
+    db = Database(database_url)
+    try:
+        with db.transaction() as cursor:
+            cursor.execute(f"UPDATE {OWNER_TABLE} SET consumer_group = ?", (group,))
+    finally:
+        db.close()
 
 
 def end_offsets(settings: Settings) -> dict[str, int]:

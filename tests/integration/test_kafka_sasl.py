@@ -8,7 +8,7 @@ from kafka.errors import KafkaError
 
 from devservices.kafka_broker import KafkaBroker
 from orderflow.kafka import ensure_topics
-from orderflow.settings import Settings
+from orderflow.settings import BadSetting, Settings
 from tests.integration.engine import sasl_settings
 
 PASSWORD = "alice-s3cret"
@@ -57,11 +57,15 @@ def test_a_wrong_password_is_refused_by_the_broker_with_a_clear_reason_that_does
     assert any(reasons), "the broker's reason never reached the log"
 
 
-def test_sasl_settings_are_checked_before_any_connection():
+def test_sasl_settings_are_checked_before_any_connection(tmp_path):
     with pytest.raises(ValueError, match="SASL_MECHANISM=.GSSAPI.: must be PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512"):
         Settings.from_env({"ORDERFLOW_KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
                            "ORDERFLOW_KAFKA_SASL_MECHANISM": "GSSAPI"}).kafka_config()
+    ca = tmp_path / "ca.pem"
+    ca.write_text("-----BEGIN CERTIFICATE-----\n")
     config = Settings.from_env({"ORDERFLOW_KAFKA_SECURITY_PROTOCOL": "SASL_SSL", "ORDERFLOW_KAFKA_SASL_MECHANISM":
                                 "SCRAM-SHA-512", "ORDERFLOW_KAFKA_SASL_USERNAME": "u", "ORDERFLOW_KAFKA_SASL_PASSWORD": "p",
-                                "ORDERFLOW_KAFKA_SSL_CAFILE": "/etc/ca.pem"}).kafka_config()
-    assert (config["security_protocol"], config["sasl_mechanism"], config["ssl_cafile"]) == ("SASL_SSL", "SCRAM-SHA-512", "/etc/ca.pem")
+                                "ORDERFLOW_KAFKA_SSL_CAFILE": str(ca)}).kafka_config()
+    assert (config["security_protocol"], config["sasl_mechanism"], config["ssl_cafile"]) == ("SASL_SSL", "SCRAM-SHA-512", str(ca))
+    with pytest.raises(BadSetting, match="ORDERFLOW_KAFKA_SSL_CAFILE='/no/such/ca.pem': cannot be read"):
+        Settings.from_env({"ORDERFLOW_KAFKA_SECURITY_PROTOCOL": "SSL", "ORDERFLOW_KAFKA_SSL_CAFILE": "/no/such/ca.pem"})

@@ -12,12 +12,24 @@ import urllib.error
 import urllib.request
 from dataclasses import replace
 
+import psycopg
 import pytest
 from kafka import KafkaAdminClient
 
+from orderflow.application.orders import Orders
 from orderflow.kafka import MissingTopics, NotCoPartitioned, ensure_topics
-from tests.integration.engine import isolated_settings
-from tests.integration.processes import EngineProcess, engine_env, wait_until
+from orderflow.traffic.simulate import traffic
+from tests.alerts import evaluate_rules
+from tests.integration.engine import isolated_settings, placed, publish, read_topic
+from tests.integration.processes import (
+    EngineProcess,
+    end_offsets,
+    engine_env,
+    outcome,
+    publish_traffic,
+    run_until_consumed,
+    wait_until,
+)
 
 
 def free_port() -> int:
@@ -93,6 +105,64 @@ def test_a_running_engine_serves_metrics_and_health_and_logs_only_json_lines(dat
     assert any(r.get("event") == "metrics and health served" for r in records)
 
 
+def test_a_database_write_that_hangs_shows_as_lag_turns_readiness_503_and_fires_the_stuck_alert(
+        database_url, kafka_broker, tmp_path, monkeypatch):
+    settings = isolated_settings(database_url, kafka_broker.bootstrap_servers)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    monkeypatch.setenv("ORDERFLOW_METRICS_PORT", str(port))
+    monkeypatch.setenv("ORDERFLOW_METRICS_ADDRESS", "127.0.0.1")
+    monkeypatch.setenv("ORDERFLOW_READY_MAX_LAG", "5")
+    engine = EngineProcess(settings, tmp_path / "run.log")
+    alive = lambda: engine.popen.poll() is None  # noqa: E731
+    try:
+        engine.wait_for_log("partition assigned", timeout=120)
+        # From the moment partitions are assigned, every one has its lag series, before any record is read.
+        lag = samples(get(base + "/metrics")[1], "orderflow_consumer_lag")
+        assert {f'{{partition="{p}",topic="{t}"}}' for t in settings.topics.inbound for p in range(4)} <= set(lag)
+        wait_until(lambda: get(base + "/health/ready")[0] == 200, 120, "/health/ready 200", alive=alive)
+        blocker = psycopg.connect(database_url)
+        try:
+            # The engine's batch write takes this lock on the events table too: it waits until we let go.
+            blocker.execute("LOCK TABLE orderflow_events IN EXCLUSIVE MODE")  # the event store's table
+            publish(kafka_broker.bootstrap_servers, settings.topics.storefront,
+                    [placed(f"SF-{i:05d}", i) for i in range(40)])
+
+            def stalled() -> dict[str, float]:
+                text = get(base + "/metrics")[1]
+                return {"lag": sum(samples(text, "orderflow_consumer_lag").values()),
+                        "read_ahead": sum(samples(text, "orderflow_consumer_read_ahead").values()),
+                        "batches": sum(samples(text, "orderflow_batch_messages_total").values())}
+
+            wait_until(lambda: stalled()["read_ahead"] > 0 and get(base + "/health/ready")[0] == 503, 60,
+                       "records read but not recorded, and /health/ready 503", alive=alive)
+            first = stalled()
+            status, body = get(base + "/health/ready")
+            assert status == 503 and "ORDERFLOW_READY_MAX_LAG=5" in body, body
+            # Nothing is recorded: the lag counts every record published, read into memory or not.
+            assert first["lag"] == sum(end_offsets(settings).values()) == 40, first
+            assert 0 < first["read_ahead"] <= first["lag"]
+            text = get(base + "/metrics")[1]
+            assert stalled()["batches"] == first["batches"]  # still no batch recorded
+            # What /metrics serves now, held for 20 minutes of the same stall: the documented alert fires.
+            series = [{"series": "orderflow_consumer_lag" + labels, "values": f"{value:g}+0x30"}
+                      for labels, value in samples(text, "orderflow_consumer_lag").items()]
+            series.append({"series": "orderflow_batch_messages_total", "values": f"{first['batches']:g}+0x30"})
+            fired = evaluate_rules(tmp_path, [{"interval": "1m", "input_series": series, "alert_rule_test": [
+                {"eval_time": "20m", "alertname": "OrderflowPartitionStuck", "exp_alerts": [
+                    {"exp_labels": {"severity": "critical"},
+                     "exp_annotations": {"summary": "orderflow records nothing while 40 records wait"}}]}]}])
+            assert fired.returncode == 0, fired.stdout + fired.stderr
+        finally:
+            blocker.close()  # the transaction ends, the lock with it: the engine records what waited
+        wait_until(lambda: stalled()["lag"] == 0 and get(base + "/health/ready")[0] == 200, 60,
+                   "everything recorded and /health/ready 200 again", alive=alive)
+        engine.signal(signal.SIGTERM)
+        assert engine.wait(30) == 0
+    finally:
+        engine.kill()
+
+
 def test_topics_are_created_with_the_configured_partitions(database_url, kafka_broker):
     settings = replace(isolated_settings(database_url, kafka_broker.bootstrap_servers), topic_partitions=3)
     assert ensure_topics(settings) == {topic: 3 for topic in settings.topics.inbound}
@@ -120,3 +190,39 @@ def test_existing_inbound_topics_with_different_partition_counts_are_refused(dat
         admin.close()
     with pytest.raises(NotCoPartitioned, match="has 2.*has 4"):
         ensure_topics(settings)
+
+
+def test_a_second_consumer_group_on_the_same_database_is_refused_and_changes_nothing(database_url, kafka_broker,
+                                                                                      tmp_path):
+    settings = isolated_settings(database_url, kafka_broker.bootstrap_servers)
+    ensure_topics(settings)
+    publish_traffic(settings, traffic(30, 11))
+    run_until_consumed(settings, tmp_path / "first.log")
+    before = outcome(database_url)
+    assert before.rejected == 0 and before.receipts
+    ends = end_offsets(settings)
+    renamed = replace(settings, consumer_group=f"{settings.consumer_group}-renamed")
+    owner = EngineProcess(settings, tmp_path / "owner.log")  # the owning group runs while the other one starts
+    try:
+        owner.wait_for_log("partition assigned", timeout=120)
+        for attempt in ("while the owner runs", "after it stopped"):
+            refused = subprocess.run([sys.executable, "-m", "orderflow.cli", "run"], env=engine_env(renamed),
+                                     capture_output=True, text=True, timeout=120)
+            assert refused.returncode == 2, (attempt, refused.stderr[-2000:])
+            last = refused.stderr.splitlines()[-1]
+            assert last.startswith("orderflow run: the positions in database") and "Traceback" not in refused.stderr
+            assert f"consumer group {settings.consumer_group!r}" in last and repr(renamed.consumer_group) in last
+            assert f"ORDERFLOW_CONSUMER_GROUP={settings.consumer_group}" in last
+            if owner.popen.poll() is None:
+                owner.signal(signal.SIGTERM)
+                assert owner.wait(30) == 0
+    finally:
+        owner.kill()
+    assert read_topic(kafka_broker.bootstrap_servers, settings.topics.dead_letters, expected=1, timeout=5) == []
+    assert outcome(database_url) == before, "the history changed"
+    app = Orders(database_url)
+    try:
+        assert {name: app.position(name) for name in ends} == {name: end - 1 if end else None
+                                                                for name, end in ends.items()}
+    finally:
+        app.close()

@@ -37,6 +37,7 @@ from tests.integration.processes import (
     Outcome,
     assert_read_models_equal_a_rebuild,
     end_offsets,
+    hand_over,
     inbound_records,
     outcome,
     publish_traffic,
@@ -142,7 +143,8 @@ def test_twenty_sigkills_while_traffic_flows_lose_double_and_reorder_nothing(set
     two bad records) while it consumes, and kills it a random moment later,
     mid-batch or mid-publish. Most restarts use a new consumer group, which
     is assigned at once (the engine seeks to the positions in the database,
-    not to the group's offsets); every fifth rejoins the killed process's
+    not to the group's offsets), the database handed over to it as an
+    operator renames a group (docs/operations.md); every fifth rejoins the killed process's
     group and waits out its session, as an orchestrator's restart does.
     """
     apply_setup(settings, messages, tmp_path)
@@ -154,6 +156,7 @@ def test_twenty_sigkills_while_traffic_flows_lose_double_and_reorder_nothing(set
     for round_no, part in enumerate(slices):
         if round_no % 5 != 4:
             group = f"{settings.consumer_group}-{round_no}"
+            hand_over(settings.database_url, group)  # the killed process is gone: a renamed group takes over
         process = EngineProcess(replace(settings, consumer_group=group), tmp_path / f"killed-{round_no}.log",
                                 batch_size=BATCH_SIZE)
         try:
@@ -169,6 +172,7 @@ def test_twenty_sigkills_while_traffic_flows_lose_double_and_reorder_nothing(set
         publisher.join(30)
         assert not publisher.is_alive(), "publishing a slice took too long"
         mid_batch += bool(process.events("batch recorded"))
+    hand_over(settings.database_url, settings.consumer_group)
     final = EngineProcess(settings, tmp_path / "final.log", batch_size=BATCH_SIZE)
     alive = lambda: final.popen.poll() is None  # noqa: E731
     try:

@@ -10,7 +10,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from orderflow.application.orders import Orders
-from orderflow.cli import analyst, main, projections, views
+from orderflow.cli import analyst, main, projections, repairs, views
 from orderflow.contract.envelope import format_time
 from orderflow.projections.catalog import all_views
 from orderflow.settings import Settings
@@ -30,7 +30,7 @@ def settings(tmp_path):
 def run(settings: Settings, *argv: str) -> int:
     parser = argparse.ArgumentParser(prog="orderflow")
     commands = parser.add_subparsers(dest="command", required=True)
-    for group in (analyst, projections, views):
+    for group in (analyst, projections, views, repairs):
         group.register(commands)
     args = parser.parse_args(argv)
     with capture_logs():  # the CLI logs to stderr; keep stdout to the command's output

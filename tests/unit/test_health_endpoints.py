@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import pytest
 
 from orderflow.health import HealthServer
-from orderflow.metrics import CONSUMER_LAG, Monitor
+from orderflow.metrics import CONSUMER_LAG, CONSUMER_READ_AHEAD, Monitor
 from orderflow.supervision import Health
 
 
@@ -35,8 +35,11 @@ class Consumer:
         self._lag = lag
         self.is_assigned = bool(lag)
 
-    def lag(self):
+    def lag(self, ends=None):
         return self._lag
+
+    def read_ahead(self):
+        return {partition: 1 for partition in self._lag}
 
 
 @pytest.fixture
@@ -89,12 +92,14 @@ def test_the_monitor_makes_ready_wait_for_the_consumer_to_catch_up(served):
     assert get(base + "/health/ready")[0] == 200
     text = get(base + "/metrics")[1]
     assert 'orderflow_consumer_lag{partition="0",topic="s.v1"} 2.0' in text
+    assert 'orderflow_consumer_read_ahead{partition="0",topic="s.v1"} 1.0' in text
     assert 'orderflow_projection_lag_events{view="web_orders"} 7.0' in text
     assert 'orderflow_outbound_lag_events{topic="n.v1"} 3.0' in text
     monitor.consumer = Consumer({("e.v1", 0): 0})
     monitor.step()  # a partition no longer ours is no longer reported
     assert 'topic="s.v1"' not in get(base + "/metrics")[1]
     CONSUMER_LAG.clear()
+    CONSUMER_READ_AHEAD.clear()
 
 
 def test_anything_else_is_404(served):

@@ -179,7 +179,7 @@ def test_the_catalog_lists_web_orders_first_and_every_table_once():
     views = all_views(False, Orders("memory:"))
     tables = [t for v in views for t in v.tables]
     assert views[0].name == "web_orders"
-    assert len(tables) == len(set(tables)) == 7
+    assert len(tables) == len(set(tables)) == 9
 
 
 def test_a_replay_that_runs_into_new_events_closes_the_open_period_as_one_event_at_a_time_would(store):

@@ -34,7 +34,7 @@ def test_a_sqlite_url_names_a_file_made_absolute(tmp_path, monkeypatch):
 
 
 def test_an_unsupported_database_url_is_refused_with_what_is_supported():
-    with pytest.raises(ValueError, match="use sqlite:///, postgresql:// or memory:"):
+    with pytest.raises(ValueError, match="unsupported scheme .mysql.: use sqlite:///FILE, postgresql://"):
         eventsourcing_env("mysql://x")
 
 

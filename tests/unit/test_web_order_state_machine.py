@@ -10,20 +10,28 @@ command that breaks a rule must raise a named ``WebOrderError`` and record nothi
 
 from __future__ import annotations
 
+import uuid
+from collections import defaultdict
 from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+from kafka import TopicPartition
 
 from orderflow.aggregates.errors import WebOrderError
+from orderflow.aggregates.inbox import OPEN, RejectedMessage
 from orderflow.aggregates.lines import lines_total
 from orderflow.aggregates.order_taking_setup import OrderTakingSetup
 from orderflow.aggregates.values import Actor, UserType
 from orderflow.aggregates.web_order import WebOrder
+from orderflow.application.orders import Orders
+from orderflow.application.repair import in_event_time, outgoing
+from orderflow.consumers.dead_letters import Source
+from orderflow.consumers.pipeline import partition_for
 from tests.strategies import (
     CLERK,
     CUSTOMER,
@@ -36,6 +44,7 @@ from tests.strategies import (
     line,
     wire_lines,
 )
+from tests.unit.test_pipeline import MESSAGES, PARTITIONS, TOPICS, Harness, histories, reference, topic_of
 
 ORDER_STATUSES = ["Received", "Reservation", "Warehouse", "Partially Shipped", "Shipped", "Rejected"]
 
@@ -272,3 +281,71 @@ WebOrderMachine.TestCase.settings = settings(
     max_examples=80, stateful_step_count=40, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 TestWebOrderCommands = WebOrderMachine.TestCase
+
+
+# -- refusals and redrives (issue 19) -------------------------------------------------------------
+
+REDRIVE_ACTION = uuid.UUID(int=19)
+
+
+def misrouted_records(misrouted: set[str]) -> dict[TopicPartition, list[Source]]:
+    """The traffic as producers put it, the records of the ``misrouted`` orders one partition off."""
+    log = defaultdict(list)
+    for message in MESSAGES:
+        right = partition_for(message.key.encode(), PARTITIONS)
+        tp = TopicPartition(topic_of(message), (right + 1) % PARTITIONS if message.key in misrouted else right)
+        log[tp].append(Source(tp.topic, tp.partition, len(log[tp]), message.key.encode(), message.value(),
+                              message.headers()))
+    return log
+
+
+def redrive_order(harness: Harness, key: str) -> None:
+    """What ``orderflow errors redrive --order KEY`` sends: the order's open entries, in event time, each on its
+    key's partition of its message type's topic (:func:`orderflow.application.repair.outgoing`)."""
+    entry_ids = {RejectedMessage.create_id(r.source.topic, r.source.partition, r.source.offset)
+                 for r in harness.rejections if r.redrive is None}
+    entries = [harness.app.repository.get(entry_id) for entry_id in entry_ids]
+    for entry in sorted((e for e in entries if e.key == key and e.state == OPEN), key=in_event_time):
+        sent, raw_key, value, headers = outgoing(entry, TOPICS, lambda _: range(PARTITIONS), REDRIVE_ACTION, "ops")
+        tp = TopicPartition(sent.topic, sent.partition)
+        harness.log[tp].append(Source(tp.topic, tp.partition, len(harness.log[tp]), raw_key, value, headers))
+
+
+def numberless(histories: dict[str, list]) -> dict[str, list]:
+    """Histories with the Web Order No. left out."""
+    return {key: [(name, {k: v for k, v in fields.items() if k != "web_order_no"}) for name, fields in events]
+            for key, events in histories.items()}
+
+
+ORDER_KEYS = sorted({m.key for m in MESSAGES if m.message_type == "order_placed"})
+steps = st.lists(st.one_of(
+    st.tuples(st.just("deliver"), st.sampled_from(sorted(misrouted_records(set()))), st.integers(1, 12)),
+    st.tuples(st.just("redrive"), st.sampled_from(ORDER_KEYS), st.integers(1, 2)),
+), max_size=40)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(misrouted=st.sets(st.sampled_from(ORDER_KEYS), min_size=1), steps=steps, batch_size=st.integers(1, 40))
+def test_any_mix_of_refusals_and_redrives_ends_with_the_history_of_the_messages_applied_once_in_event_time(
+        misrouted, steps, batch_size):
+    """Orders whose records a producer misrouted are refused, then redriven by order (once, twice, before or after
+    the rest of the traffic, while other orders' records still arrive): every order ends with the history the
+    same messages give applied once in event time, and every entry is redriven. Only the Web Order No. differs:
+    it is issued when an order is placed, so a redriven order gets the next free one."""
+    app = Orders("memory:")
+    harness = Harness(app, misrouted_records(misrouted), batch_size)
+    for step in steps:
+        if step[0] == "deliver":
+            harness.deliver(step[1], step[2])
+        else:
+            for _ in range(step[2]):
+                redrive_order(harness, step[1])
+        harness.run()
+    harness.drain()
+    for key in misrouted:
+        redrive_order(harness, key)
+    harness.drain()
+    assert numberless(histories(app)) == numberless(reference())
+    entries = {RejectedMessage.create_id(r.source.topic, r.source.partition, r.source.offset)
+               for r in harness.rejections if r.redrive is None}
+    assert {app.repository.get(entry_id).state for entry_id in entries} == {"redriven"}

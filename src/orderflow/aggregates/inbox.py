@@ -13,6 +13,13 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
+OPEN, REDRIVEN, DISCARDED = "open", "redriven", "discarded"
+"""The states of an error journal entry."""
+
+
+class EntryNotOpen(ValueError):
+    """An error journal entry was asked to do what its state does not allow (redrive a discarded one, ...)."""
+
 
 class Receipt(Aggregate):
     """Proof that the message with this id was applied, and with which payload."""
@@ -68,6 +75,73 @@ class RejectedMessage(Aggregate):
         self.value_b64 = value_b64
         self.headers = headers
         self.rejected_at = at
+        self.state = OPEN
+        self.attempts = 1
+        self.edits: list[dict[str, Any]] = []
+
+    # -- what the back office does (orderflow.application.repair) ------------------------------
+
+    def edit(self, value_b64: str, digest_before: str, digest_after: str, user: str, at: datetime) -> None:
+        """Replace the payload a redrive sends; the original stays in the ``Rejected`` event."""
+        self._must_be(OPEN, "edited")
+        self._edited(value_b64=value_b64, digest_before=digest_before, digest_after=digest_after, user=user,
+                     edit_no=len(self.edits) + 1, at=at)
+
+    @event("Edited")
+    def _edited(self, value_b64: str, digest_before: str, digest_after: str, user: str, edit_no: int,
+                at: datetime) -> None:
+        self.edits.append({"digest_before": digest_before, "digest_after": digest_after, "user": user, "at": at})
+        self.value_b64 = value_b64
+
+    def discard(self, user: str, reason: str, at: datetime) -> None:
+        """Close the entry for good (until re-opened): its record is never applied, even if a redrive is on its way."""
+        self._must_be(OPEN, "discarded")
+        self._discarded(user=user, reason=reason, at=at)
+
+    @event("Discarded")
+    def _discarded(self, user: str, reason: str, at: datetime) -> None:
+        self.state = DISCARDED
+
+    def reopen(self, user: str, at: datetime) -> None:
+        self._must_be(DISCARDED, "re-opened")
+        self._reopened(user=user, at=at)
+
+    @event("Reopened")
+    def _reopened(self, user: str, at: datetime) -> None:
+        self.state = OPEN
+
+    # -- what the engine records when a redriven record comes back through the inbound path ----
+
+    def redriven(self, action_id: str, user: str, outcome: str, source: str, order_versions: list[int],
+                 at: datetime) -> None:
+        """The redriven record was ``applied``, ``parked`` or found applied before (``duplicate``), from ``source``;
+        ``order_versions`` are the versions of the order's events it caused (for the event log)."""
+        self._must_be(OPEN, "redriven")
+        self._redriven(action_id=action_id, user=user, outcome=outcome, source=source, order=self.key or "",
+                       order_versions=order_versions, attempt=self.attempts + 1, at=at)
+
+    @event("Redriven")
+    def _redriven(self, action_id: str, user: str, outcome: str, source: str, order: str, order_versions: list[int],
+                  attempt: int, at: datetime) -> None:
+        self.state = REDRIVEN
+        self.attempts = attempt
+
+    def failed_again(self, action_id: str, user: str, reason: str, error: str, source: str, at: datetime) -> None:
+        """The redriven record was refused again: the entry stays open with the new reason."""
+        self._must_be(OPEN, "redriven")
+        self._failed_again(action_id=action_id, user=user, reason=reason, error=error, source=source,
+                           attempt=self.attempts + 1, at=at)
+
+    @event("FailedAgain")
+    def _failed_again(self, action_id: str, user: str, reason: str, error: str, source: str, attempt: int,
+                      at: datetime) -> None:
+        self.reason = reason
+        self.error = error
+        self.attempts = attempt
+
+    def _must_be(self, state: str, done: str) -> None:
+        if self.state != state:
+            raise EntryNotOpen(f"error journal entry {self.id} is {self.state}: only a {state} entry can be {done}")
 
 
 class ParkingLot(Aggregate):

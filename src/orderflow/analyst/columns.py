@@ -90,12 +90,16 @@ TABLES: dict[str, tuple[Column, ...]] = {
     ),
     "error_journal": _columns(
         "id topic partition:int record_offset:bigint key message_id message_type reason error rejected_at:time "
-        "value_b64:text:personal position:bigint"
+        "value_b64:text:personal position:bigint cause state attempts:int last_attempt_at:time closed_by "
+        "closed_reason edits:int changed_position:bigint"
     ),
     "parked_messages": _columns(
         "message_id storefront_reference message_type topic partition:int record_offset:bigint reason deadline:time "
         "parked_at:time released_at:time outcome detail position:bigint"
     ),
+    "repair_actions": _columns("id kind user_name taken_at:time scope:json detail:json position:bigint"),
+    "redriven_events": _columns("storefront_reference event_version:int entry_id action_id user_name redriven_at:time "
+                                "position:bigint"),
 }
 """The read models' tables, column for column as the projections create them (a test compares them)."""
 
@@ -107,6 +111,8 @@ KEYS = {
     "status_history": ("order_id", "opened_version"),
     "error_journal": ("id",),
     "parked_messages": ("message_id",),
+    "repair_actions": ("id",),
+    "redriven_events": ("storefront_reference", "event_version"),
 }
 """Each table's primary key: exports read a table in its key's order, and an increment's rows replace those
 of the same key."""

@@ -196,6 +196,8 @@ def _changed_since(table: str, since: int, released: frozenset[str]) -> tuple[st
         return "order_id IN (SELECT order_id FROM status_history WHERE position > ?)", [since]
     if table == "parked_messages" and released:
         return f"position > ? OR message_id IN ({', '.join('?' * len(released))})", [since, *sorted(released)]
+    if table == "error_journal":  # what the back office did to an entry changes its row, not its position
+        return "changed_position > ?", [since]
     return "position > ?", [since]
 
 

@@ -6,7 +6,7 @@ read models only find an order by its Web Order No.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -41,8 +41,13 @@ def order_as_of(app: Orders, order_id: UUID, when: datetime | None = None) -> tu
     return app.repository.get(order_id, version=last), [e for e in events if e.originator_version <= last]
 
 
-def describe(order: WebOrder, events: Iterable[Any]) -> dict[str, Any]:
-    """What a user sees of ``order`` given its ``events`` so far, as JSON-ready values."""
+def describe(order: WebOrder, events: Iterable[Any], redriven: Mapping[int, str] | None = None) -> dict[str, Any]:
+    """What a user sees of ``order`` given its ``events`` so far, as JSON-ready values.
+
+    ``redriven``: event version -> how a redrive caused it (``repairs`` read model); such an event's entry in
+    the event log says so under ``redrive``.
+    """
+    redriven = redriven or {}
     status, document, approval = order.workflow_status, order.sales_document, order.approval
     described = {
         "web_order_no": order.web_order_no,
@@ -75,9 +80,13 @@ def describe(order: WebOrder, events: Iterable[Any]) -> dict[str, Any]:
         "amount_mismatch": order.amount_mismatch,
         "payment_events": list(order.payment_events),
         "shipped_quantities": {str(k): v for k, v in sorted(order.shipped_quantities.items())},
-        "event_log": [event_log_entry(e) for e in events],
+        "event_log": [_marked(event_log_entry(e), redriven.get(e.originator_version)) for e in events],
     }
     return plain(described)
+
+
+def _marked(entry: dict[str, Any] | None, redrive: str | None) -> dict[str, Any] | None:
+    return {**entry, "redrive": redrive} if entry is not None and redrive else entry
 
 
 def diff_rows(order: WebOrder, before: int, after: int) -> list[dict[str, Any]]:

@@ -11,12 +11,13 @@ from eventsourcing.persistence import PersistenceError
 from kafka.errors import KafkaTimeoutError
 
 from orderflow import logs
-from orderflow.cli import analyst, engine, privacy, projections, traffic, views
+from orderflow.cli import analyst, engine, privacy, projections, repairs, traffic, views
 from orderflow.cli.reading import NoDatabase
 from orderflow.kafka import MissingTopics, NotCoPartitioned
+from orderflow.ownership import ForeignPositions
 from orderflow.settings import BadSetting, Settings, redact_secrets, redact_url
 
-COMMAND_GROUPS = (engine, views, traffic, privacy, analyst, projections)
+COMMAND_GROUPS = (engine, views, repairs, traffic, privacy, analyst, projections)
 """One module per group of sub-commands, each with ``register(subparsers)``; a command's ``func`` takes settings and args."""
 
 
@@ -39,7 +40,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"orderflow {args.command}: no Kafka broker answers at {settings.kafka_bootstrap}; "
               "set ORDERFLOW_KAFKA_BOOTSTRAP (or start a local one with `make services-up`)", file=sys.stderr)
         return 2
-    except (NotCoPartitioned, MissingTopics, NoDatabase) as error:
+    except (BadSetting, NotCoPartitioned, MissingTopics, NoDatabase, ForeignPositions) as error:
         print(f"orderflow {args.command}: {error}", file=sys.stderr)
         return 2
     except (psycopg.Error, PersistenceError) as error:  # never the URL or the password, even if the driver's text holds them

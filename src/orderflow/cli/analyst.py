@@ -19,6 +19,7 @@ from orderflow.analyst.report import html_report, lead_times, placed_times, summ
 from orderflow.cli.output import add_json_flag, json_lines, show, table
 from orderflow.cli.reading import caught_up
 from orderflow.contract.envelope import parse_time
+from orderflow.projections.repairs import RepairsView
 from orderflow.settings import Settings
 
 log = structlog.get_logger("orderflow.analyst")
@@ -74,7 +75,8 @@ def cmd_history(settings: Settings, args: argparse.Namespace) -> int:
     engine = caught_up(settings)
     try:
         order, events = order_as_of(engine.app, find_order_id(engine.app, engine.db, args.order), args.as_of)
-        described = describe(order, events)
+        redriven = RepairsView(engine.db.is_postgres).redriven(engine.db, order.storefront_reference)
+        described = describe(order, events, redriven)
     except (LookupError, WebOrderError) as e:
         print(f"orderflow history: {e}", file=sys.stderr)
         return 2

@@ -17,8 +17,10 @@ from orderflow import collector
 from orderflow.bootstrap import Engine, bootstrap
 from orderflow.consumers.inbound import InboundConsumer
 from orderflow.followers import FollowersProcess
+from orderflow.health import HealthServer
 from orderflow.kafka import MissingTopics, NotCoPartitioned
 from orderflow.outbound import OutboundPublisher
+from orderflow.ownership import ForeignPositions
 from orderflow.settings import Settings, in_memory, redact_url
 from orderflow.supervision import TRANSIENT, Backoff, ErrorPolicy, GiveUp, Stopped, Streak, Supervisor
 
@@ -44,20 +46,28 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
         signal.signal(signum, lambda *_: stop.set())
     supervisor = Supervisor(
         stop,
-        policy=ErrorPolicy(fatal_types=(NotCoPartitioned, MissingTopics)),
+        policy=ErrorPolicy(fatal_types=(NotCoPartitioned, MissingTopics, ForeignPositions)),
         backoff=Backoff(maximum=settings.backoff_max_seconds),
         give_up=GiveUp(settings.max_failures, settings.failure_window_seconds),
     )
+    health = supervisor.health
+    health.stall_after = settings.live_timeout_seconds
+    # First of all, so that a port in use or an address that does not resolve is refused at once (BadSetting).
+    server = None if settings.metrics_port is None else HealthServer(health, settings.metrics_port,
+                                                                      settings.metrics_address)
     try:
         engine, consumer, outbound = supervisor.retry(
             "startup", lambda: _start(settings), timeout=settings.startup_timeout_seconds)
-    except Stopped:
-        return 0
-    health = supervisor.health
+    except BaseException as error:
+        if server is not None:
+            server.close()
+        if isinstance(error, Stopped):
+            return 0
+        raise
     health.set("inbound", "starting")
     # The projections and outbound followers: a child process, started and restarted from this thread's loop.
     followers = FollowersProcess(supervisor, supervisor.backoff)
-    workers = engine.monitoring(consumer, outbound, supervisor)  # ORDERFLOW_METRICS_PORT: /metrics, /health/*
+    workers = engine.monitoring(consumer, outbound, supervisor)  # ORDERFLOW_METRICS_PORT: the lag gauges
     for worker in workers:
         worker.start()
     followers.tend()
@@ -106,6 +116,8 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
             worker.join()
         followers.stop()
         engine.close()
+        if server is not None:
+            server.close()
     if supervisor.error is not None:
         log.error("orderflow run exits: a component cannot recover", exit_code=supervisor.exit_code,
                   error=str(supervisor.error), health=health.snapshot())

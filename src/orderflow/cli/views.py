@@ -1,4 +1,4 @@
-"""``orderflow orders``, ``errors``, ``parked``, ``summary``: rows of the read models, caught up with the store."""
+"""``orderflow orders``, ``parked``, ``summary``: rows of the read models, caught up with the store."""
 
 from __future__ import annotations
 
@@ -19,17 +19,12 @@ ALL = 2**63 - 1
 
 
 def register(subparsers: Any) -> None:
-    """Add ``orders``, ``errors``, ``parked`` and ``summary`` to the ``orderflow`` command."""
+    """Add ``orders``, ``parked`` and ``summary`` to the ``orderflow`` command (``errors``: :mod:`.repairs`)."""
     orders = subparsers.add_parser("orders", help="list web orders (the Web Orders read model), or the book as of a time")
     orders.add_argument("--status", help="only orders with this workflow status")
     orders.add_argument("--as-of", type=parse_time, metavar="TIME", help="every order as it stood at TIME (from the events)")
     add_limit(orders, 50)
     orders.set_defaults(func=cmd_orders)
-
-    errors = subparsers.add_parser("errors", help="the error journal: messages that could not be applied, and why")
-    add_limit(errors, 50)
-    errors.set_defaults(func=lambda settings, args: _show(
-        settings, args, "error_journal", lambda view, db, limit: view.recent(db, limit)))
 
     parked = subparsers.add_parser("parked", help="messages waiting for their order to arrive: why, and until when")
     add_limit(parked, 100)
@@ -39,7 +34,7 @@ def register(subparsers: Any) -> None:
     summary = subparsers.add_parser("summary", help="orders by workflow status, rejected (dead-lettered) and parked messages")
     summary.set_defaults(func=cmd_summary)
 
-    for command in (orders, errors, parked, summary):
+    for command in (orders, parked, summary):
         add_json_flag(command)
 
 

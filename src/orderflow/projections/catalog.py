@@ -8,6 +8,7 @@ from orderflow.projections.base import View
 from orderflow.projections.error_journal import ErrorJournalView
 from orderflow.projections.event_log import EventLogView
 from orderflow.projections.parked_messages import ParkedMessagesView
+from orderflow.projections.repairs import RepairsView
 from orderflow.projections.status_history import StatusHistoryView
 from orderflow.projections.web_order_versions import WebOrderVersionsView
 from orderflow.projections.web_orders import WebOrdersView
@@ -25,4 +26,5 @@ def all_views(is_postgres: bool, app: Any = None, suffix: str = "") -> list[View
         StatusHistoryView(is_postgres, suffix),
         ErrorJournalView(is_postgres, suffix),
         ParkedMessagesView(is_postgres, suffix),
+        RepairsView(is_postgres, suffix),
     ]
