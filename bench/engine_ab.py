@@ -9,9 +9,9 @@ Each install is named by a Python interpreter whose environment has orderflow in
 ``python -m orderflow.cli run`` on a fresh database and consumer group, in an order that alternates from
 round to round, and prints the rates as rows 3 and 4 of ``make bench`` measure them, with their ratio to
 the naive consumer of the same run, and the CPU every kind of process spent per message meanwhile
-(``orderflow run``, its followers process, the Kafka broker, PostgreSQL; from ``/proc/PID/stat`` when the
-engine starts and just before it is stopped): on a machine of two cores their sum bounds the rate,
-however the work overlaps. Linux only.
+(``orderflow run``, its followers process, the Kafka broker, PostgreSQL, and their sum; from ``/proc/PID/stat``
+when the engine starts and just before it is stopped, this run's processes only: ``bench/cpu.py``): on a
+machine of two cores their sum bounds the rate, however the work overlaps. Linux only.
 """
 
 from __future__ import annotations
@@ -29,38 +29,11 @@ import structlog  # noqa: E402
 
 import bench.harness as harness  # noqa: E402
 from bench.baselines import naive_consume, raw_consume  # noqa: E402
+from bench.cpu import KINDS, cpu_by_process, roots_of, spent_per_message  # noqa: E402
 from bench.harness import Services, run_engines  # noqa: E402
 from devservices.kafka_broker import KafkaBroker  # noqa: E402
 from devservices.postgres_server import PostgresServer  # noqa: E402
 from orderflow.traffic.simulate import publish_orders  # noqa: E402
-
-TICKS = os.sysconf("SC_CLK_TCK")
-KINDS = ("orderflow run", "followers", "Kafka", "PostgreSQL")
-
-
-def kind_of(command: str) -> str:
-    if "orderflow.followers" in command:
-        return "followers"
-    if "orderflow.cli run" in command or "orderflow run" in command:
-        return "orderflow run"
-    if "postgres" in command:
-        return "PostgreSQL"
-    return "Kafka" if "java" in command else "other"
-
-
-def cpu_by_process() -> dict[int, tuple[str, int]]:
-    """pid -> (kind, CPU ticks so far, user + system) of every process."""
-    found = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        found[int(entry.name)] = (kind_of(command), int(fields[11]) + int(fields[12]))
-    return found
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -76,9 +49,10 @@ def main(argv: list[str] | None = None) -> int:
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(30))
     at_stop: dict[str, dict[int, tuple[str, int]]] = {}
     stop = harness.EngineProcess.stop
+    roots: list[int] = []
 
     def stop_after_reading(self: harness.EngineProcess, timeout: float = 60) -> None:
-        at_stop.setdefault("cpu", cpu_by_process())  # before the engine and its database sessions end
+        at_stop.setdefault("cpu", cpu_by_process(roots))  # before the engine and its database sessions end
         stop(self, timeout)
 
     harness.EngineProcess.stop = stop_after_reading
@@ -86,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     print(f"load {os.getloadavg()[0]:.2f}", flush=True)
     with PostgresServer() as postgres, KafkaBroker() as broker:
+        roots[:] = roots_of(postgres, broker)
         services = Services(postgres, broker, out)
         base = services.settings("base")
         messages = publish_orders(base, count=args.orders, seed=args.seed)
@@ -93,22 +68,20 @@ def main(argv: list[str] | None = None) -> int:
         naive = naive_consume(base, postgres.create_database(f"bench_{services.run_id}_naive"), messages)
         print(f"{messages:,} messages; raw read {raw:,.0f} msg/s; naive consumer {naive:,.0f} msg/s", flush=True)
         print("| round | install | into the store | end to end | × naive | events | peak RSS | load | "
-              + " | ".join(f"CPU: {kind}" for kind in KINDS) + " |")
-        print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |" + " ---: |" * len(KINDS))
+              + " | ".join(f"CPU: {kind}" for kind in (*KINDS, "all")) + " |")
+        print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |" + " ---: |" * (len(KINDS) + 1))
         names = list(installs)
         for n in range(1, args.rounds + 1):
             for name in names if n % 2 else names[::-1]:
                 settings = services.settings(f"{name}{n}".replace("-", "_").lower(), inbound=base.topics)
                 command = [installs[name], "-m", "orderflow.cli", "run"]
                 at_stop.clear()
-                before = cpu_by_process()
+                before = cpu_by_process(roots)
                 times = run_engines(settings, out, f"{name}{n}", processes=args.processes, command=command,
                                     budget=900)
                 store, e2e = times.store_rate or 0, times.e2e_rate or 0
-                spent = dict.fromkeys((*KINDS, "other"), 0)
-                for pid, (kind, ticks) in at_stop["cpu"].items():
-                    spent[kind] += ticks - before.get(pid, (kind, 0))[1]
-                cpu = " | ".join(f"{1e6 * spent[kind] / TICKS / messages:,.0f} µs" for kind in KINDS)
+                spent = spent_per_message(before, at_stop["cpu"], messages)
+                cpu = " | ".join(f"{spent[kind]:,.0f} µs" for kind in (*KINDS, "all"))
                 print(f"| {n} | {name} | {store:,.0f} | {e2e:,.0f} | {e2e / naive:.2f} | {times.events:,} | "
                       f"{times.peak_rss_mib:.0f} MiB | {os.getloadavg()[0]:.2f} | {cpu} |", flush=True)
     return 0

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from kafka import KafkaConsumer, TopicPartition
 
+from bench.cpu import cpu_by_process, spent_per_message
 from devservices.kafka_broker import KafkaBroker
 from devservices.postgres_server import PostgresServer
 from orderflow.application.orders import Orders
@@ -229,6 +230,7 @@ class RunTimes:
     peak_rss_mib: float
     recorded: int  # messages recorded when the stage ended (all, unless the budget ran out)
     budget: float
+    cpu: dict[str, float] | None = None  # µs of CPU per message by kind of process (bench/cpu.py), if asked for
 
     @property
     def store_rate(self) -> float | None:
@@ -240,13 +242,16 @@ class RunTimes:
 
 
 def run_engines(settings: Settings, logs: Path, label: str, processes: int = 1, budget: float = 3600,
-                poll: float = 0.2, command: list[str] | None = None) -> RunTimes:
+                poll: float = 0.2, command: list[str] | None = None, cpu_roots: list[int] | None = None) -> RunTimes:
     """Start ``processes`` engines on a published backlog; time until recorded, then until caught up; stop them.
 
-    A budget overrun raises nothing: the times stay ``None`` and ``recorded`` says how far it got.
+    A budget overrun raises nothing: the times stay ``None`` and ``recorded`` says how far it got. With
+    ``cpu_roots`` (``bench.cpu.roots_of``) the CPU of every process of the benchmark is read before the first
+    engine starts and once the store is caught up, before any engine stops (start-up included).
     """
     ends = end_offsets(settings)
     messages = sum(ends.values())
+    before = cpu_by_process(cpu_roots) if cpu_roots is not None else None
     engines = [EngineProcess(settings, logs / f"{label}-1.log", command)]
     watcher = None
     try:
@@ -270,8 +275,11 @@ def run_engines(settings: Settings, logs: Path, label: str, processes: int = 1, 
                 e2e = time.perf_counter() - started
                 break
             time.sleep(poll)
+        cpu = (spent_per_message(before, cpu_by_process(cpu_roots), messages)
+               if before is not None and cpu_roots is not None and e2e is not None else None)
         return RunTimes(messages=messages, store_seconds=store, e2e_seconds=e2e, events=watcher.head(),
-                        peak_rss_mib=max(e.peak_rss_kib for e in engines) / 1024, recorded=recorded, budget=budget)
+                        peak_rss_mib=max(e.peak_rss_kib for e in engines) / 1024, recorded=recorded, budget=budget,
+                        cpu=cpu)
     finally:
         for engine in engines:
             engine.stop()

@@ -36,6 +36,7 @@ import structlog  # noqa: E402
 from bench.analyst import measure_exports  # noqa: E402
 from bench.baselines import naive_consume, raw_consume  # noqa: E402
 from bench.console import measure as measure_console  # noqa: E402
+from bench.cpu import KINDS, roots_of  # noqa: E402
 from bench.harness import BenchError, RunTimes, Services, Watcher, publish, run_cli, run_engines  # noqa: E402
 from bench.large_orders import large_orders  # noqa: E402
 from bench.latency import measure_latency  # noqa: E402
@@ -109,7 +110,8 @@ class Bench:
                    Row("2", "kafka-python + psycopg, one row and one commit per message (baseline 2)", None, "msg/s",
                        rate=True))
         one: dict = {}
-        self.stage("one process", lambda: self.one_process(base, one), *self.run_rows("4", "3", "7a"))
+        self.stage("one process", lambda: self.one_process(base, one), *self.run_rows("4", "3", "7a"),
+                   Row("4c", "CPU per message, all processes, end to end (row 4)", None, "µs"))
         self.stage("rebuild", lambda: self.rebuild("5a", one["settings"], one["times"].events, None),
                    Row("5a", "`orderflow projections rebuild`, all read models", None, "events/s", rate=True))
         self.stage("two processes", lambda: self.two_processes(base, one.get("times")),
@@ -157,12 +159,19 @@ class Bench:
 
     def one_process(self, base: Settings, keep: dict) -> None:
         settings = self.services.settings("one", inbound=base.topics)
-        times = run_engines(settings, self.logs, "one", budget=self.size.stage_budget)
+        roots = roots_of(self.services.postgres, self.services.broker)
+        times = run_engines(settings, self.logs, "one", budget=self.size.stage_budget, cpu_roots=roots)
         keep.update(settings=settings, times=times)
         self.rows.append(Row("3", "`orderflow run` into the event store (every position recorded)", times.store_rate,
                              "msg/s", rate=True, note=self._unfinished(times, times.store_seconds)))
         self.rows.append(self._e2e_row("4", "`orderflow run` end to end (read models and outbound topics caught up)",
                                        times))
+        cpu = times.cpu or {}
+        self.rows.append(Row(
+            "4c", "CPU per message, all processes, end to end (row 4)", cpu.get("all"), "µs",
+            target="≤ 300 µs (must); ≤ 150 µs (aim)", met=None if not cpu else cpu["all"] <= 300,
+            note=("; ".join(f"{kind} {cpu[kind]:,.0f}" for kind in KINDS) + " µs; start-up included; "
+                  "this run's processes only (bench/cpu.py)") if cpu else "not measured: row 4 did not finish"))
         self.rows.append(Row("7a", f"peak RSS of `orderflow run` over {times.messages:,} messages", times.peak_rss_mib,
                              "MiB", note="VmHWM of the process and its children, summed"))
         self.notes.append(f"Events stored per inbound message: {times.events / times.messages:.2f} "

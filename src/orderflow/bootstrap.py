@@ -20,6 +20,7 @@ from orderflow.outbound.publisher import close_producer
 from orderflow.ownership import claim
 from orderflow.projections.catalog import all_views
 from orderflow.projections.follow import CACHED_ORDERS
+from orderflow.projections.inline import InlineProjection
 from orderflow.projections.runner import ProjectionRunner
 from orderflow.settings import Settings
 from orderflow.supervision import Supervisor, Worker
@@ -81,6 +82,7 @@ class Engine:
             # rebalances hang now and then in kafka-python 3.0.)
         )
         self._closers.append(lambda: close_producer(producer, timeout=10))
+        InlineProjection.install(self.app, self.db)  # the consumer's batches write the read models too
         return InboundConsumer(
             app=self.app,
             contract=self.contract,

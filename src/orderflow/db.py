@@ -64,7 +64,7 @@ class Database:
         """
         if self.is_postgres:
             with self._pool.connection() as conn, conn.transaction(), conn.cursor() as pg_cursor:
-                yield _PostgresCursor(pg_cursor)
+                yield PostgresCursor(pg_cursor)
             return
         with self._lock:
             cursor = self._sqlite.cursor()
@@ -93,8 +93,8 @@ class Database:
             self._sqlite.close()
 
 
-class _PostgresCursor:
-    """A psycopg cursor that takes the ``?`` placeholders the SQL is written with."""
+class PostgresCursor:
+    """A psycopg cursor that takes the ``?`` placeholders the SQL is written with (``%s`` passes through)."""
 
     def __init__(self, cursor: Any):
         self._cursor = cursor

@@ -1,4 +1,5 @@
-"""The read models on a real PostgreSQL: rebuilt equals live, and how fast a rebuild runs."""
+"""The read models on a real PostgreSQL: rebuilt equals live (followed or written with the events), and how fast a
+rebuild runs."""
 
 from __future__ import annotations
 
@@ -10,7 +11,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from orderflow.projections.rebuild import rebuild
-from tests.unit.test_read_models import drive, histories, open_store, realistic_history, reapply, snapshot
+from tests.unit.test_read_models import (
+    check_written_with_the_events,
+    drive,
+    histories,
+    open_store,
+    realistic_history,
+    reapply,
+    snapshot,
+)
 
 BATCHES = 100  # 300 orders, about 1,900 events
 
@@ -69,6 +78,34 @@ def test_on_postgres_rebuilt_read_models_equal_the_live_ones_and_reapplied_event
         runner.rewind(first - 1)
         runner.catch_up()
         assert snapshot(app, db) == live
+        rebuild(app, db)
+        assert snapshot(app, db) == live
+    finally:
+        db.close()
+        app.close()
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(steps=histories(), replayed=st.tuples(st.floats(0, 1), st.floats(0, 1)).map(sorted))
+def test_on_postgres_read_models_written_with_the_events_equal_the_rebuilt_ones(postgres_server, steps, replayed):
+    url = postgres_server.create_database(f"prop_{uuid.uuid4().hex[:12]}")
+    app, db, runner = open_store(url, batch_size=4, inline=True)
+    try:
+        check_written_with_the_events(app, db, runner, steps, replayed)
+    finally:
+        db.close()
+        app.close()
+
+
+def test_on_postgres_a_batch_written_with_the_events_copies_its_rows_in_the_same_transaction(database_url):
+    app, db, runner = open_store(database_url, inline=True)
+    try:
+        with app.batch():
+            for batch in range(5):  # enough rows for COPY (base.COPY_FROM)
+                realistic_history(app, batch)
+        live = snapshot(app, db)
+        assert runner.run_once() == 0
+        assert len(live["web_orders"]) == 15
         rebuild(app, db)
         assert snapshot(app, db) == live
     finally:

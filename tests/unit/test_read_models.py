@@ -24,6 +24,7 @@ from orderflow.application.orders import Orders
 from orderflow.consumers.dead_letters import Rejection, Source
 from orderflow.db import Database
 from orderflow.projections.catalog import all_views
+from orderflow.projections.inline import InlineProjection
 from orderflow.projections.rebuild import rebuild
 from orderflow.projections.runner import ProjectionRunner
 from tests.strategies import CLERK, CUSTOMER, MANAGER, at, b2b_payload, b2b_payloads, line, wire_lines
@@ -31,9 +32,14 @@ from tests.strategies import CLERK, CUSTOMER, MANAGER, at, b2b_payload, b2b_payl
 REFERENCES = ("SF-1", "SF-2", "SF-3")
 
 
-def open_store(url: str, batch_size: int = 1000) -> tuple[Orders, Database, ProjectionRunner]:
+def open_store(url: str, batch_size: int = 1000, inline: bool = False) -> tuple[Orders, Database, ProjectionRunner]:
+    """The store, its read-model database and a runner of every view; ``inline``: the application also writes the
+    views in its events' transactions, as the engine's does."""
     app, db = Orders(url), Database(url)
-    return app, db, ProjectionRunner(app, db, all_views(db.is_postgres, app), batch_size=batch_size)
+    runner = ProjectionRunner(app, db, all_views(db.is_postgres, app), batch_size=batch_size)
+    if inline:
+        InlineProjection.install(app, db)
+    return app, db, runner
 
 
 @pytest.fixture
@@ -343,6 +349,50 @@ def test_rebuilt_read_models_equal_the_live_ones_and_reapplied_events_change_not
         finally:
             db.close()
             app.close()
+
+
+def check_written_with_the_events(app: Orders, db: Database, runner: ProjectionRunner, steps: list,
+                                  replayed: tuple[float, float]) -> None:
+    """Rows written in the events' transactions are the rows the runner and a rebuild make from the store."""
+    drive(app, steps, lambda ref, when: None)
+    live = snapshot(app, db)
+    assert runner.run_once() == 0  # nothing left to the runner: every view was written with the events
+    first, last = (max(1, round(share * runner.head())) for share in replayed)
+    reapply(app, db, runner, first, last)
+    assert snapshot(app, db) == live
+    runner.rewind(first - 1)
+    runner.catch_up()
+    assert snapshot(app, db) == live
+    rebuild(app, db)
+    assert snapshot(app, db) == live
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(steps=histories(), replayed=st.tuples(st.floats(0, 1), st.floats(0, 1)).map(sorted))
+def test_read_models_written_with_the_events_equal_the_rebuilt_ones(steps, replayed):
+    with tempfile.TemporaryDirectory() as directory:
+        app, db, runner = open_store(f"sqlite:///{directory}/x.db", batch_size=4, inline=True)
+        try:
+            check_written_with_the_events(app, db, runner, steps, replayed)
+        finally:
+            db.close()
+            app.close()
+
+
+def test_a_view_behind_the_store_is_left_to_the_runner_until_it_caught_up(store):
+    app, db, runner = store
+    realistic_history(app)  # recorded without the views
+    InlineProjection.install(app, db)
+    app.add_comment("SF-1", "first after the upgrade", CUSTOMER, at(900))
+    assert set(runner.positions()) == {0}  # not written inline: the views lag
+    runner.catch_up()
+    app.add_comment("SF-1", "second", CUSTOMER, at(901))
+    assert set(runner.positions()) == {runner.head()}  # caught up: written with the events
+    assert rows_of(db, "SELECT comment FROM event_log WHERE event_name = 'CommentAdded' ORDER BY position")[-2:] == [
+        ("first after the upgrade",), ("second",)]
+    live = snapshot(app, db)
+    rebuild(app, db)
+    assert snapshot(app, db) == live
 
 
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -12,7 +12,7 @@ from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any, Protocol, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
@@ -30,6 +30,9 @@ from orderflow.application.positions import RECEIPT_COLUMNS, RECEIPTS, POPOPosit
 from orderflow.application.shredding import CustomerKeys, ShreddingMapper, UnknownCustomer, candidates
 from orderflow.application.transcodings import DateAsISO
 from orderflow.settings import eventsourcing_env, libpq_ssl_env
+
+if TYPE_CHECKING:
+    from orderflow.projections.inline import InlineProjection
 
 
 class SQLRecorder(Protocol):
@@ -78,6 +81,8 @@ class Orders(OrderCommands, Application[UUID]):
         # read back per batch. Dropped whole when a batch is not recorded (see ``forget_cache``).
         self._cache: OrderedDict[UUID, WebOrder] = OrderedDict()
         self.cache_size = cache_size
+        self.inline: InlineProjection | None = None
+        """Read models written in the transaction of every event insert (the engine's: ``orderflow run``)."""
 
     @property
     def _is_postgres(self) -> bool:
@@ -153,10 +158,18 @@ class Orders(OrderCommands, Application[UUID]):
                 for message_id, (digest, message_type, source, at) in self._receipts.items()
             ], pg_types=("text", "text", "text", "text", "timestamptz")))
         self.mapper.prefetch(processing_event.events)
+        inline = self.inline
+        if inline is not None and processing_event.events:
+            inline.prepare(processing_event.events)
+            events, forgotten = processing_event.events, self.mapper.stored_forgotten
+            self.staged.after = lambda cursor, positions: inline.write(
+                cursor, events, positions, stored_forgotten=self.mapper.stored_forgotten != forgotten)
         try:
             recordings = super()._record(processing_event)
         except BaseException:
             self.customer_keys.settle(recorded=False)
+            if inline is not None:
+                inline.forget()
             raise
         finally:
             self.staged.clear()

@@ -12,20 +12,23 @@ before it recorded its events: the inbound receipts (``message_receipts``,
 one row per applied message: deduplication without an aggregate per message)
 and new customers' keys (:mod:`orderflow.application.shredding`). A staged row whose key
 exists already is an ``IntegrityError`` too, and nothing of the transaction
-is recorded.
+is recorded. Last, once the events have their notification ids, :attr:`Staged.after` writes
+what needs those (the read models written inline, :mod:`orderflow.projections.inline`).
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from eventsourcing.persistence import IntegrityError, Tracking
+from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError, Tracking
 from eventsourcing.popo import POPOProcessRecorder
 from eventsourcing.postgres import PostgresProcessRecorder
 from eventsourcing.sqlite import SQLiteProcessRecorder
+from eventsourcing.utils import retry
+from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Identifier
 
 RECEIPTS = "message_receipts"
@@ -46,11 +49,17 @@ class Rows:
     of one binary array per column (a text array is escaped element by element in Python)."""
 
 
+After = Callable[[Any, Sequence[int]], None]
+"""Called with the transaction's cursor and the notification ids of its events, in their order."""
+
+
 class Staged(threading.local):
     """Rows to write in the transaction of this thread's next event insert (cleared by whoever staged them)."""
 
     def __init__(self) -> None:
         self.rows: list[Rows] = []
+        self.after: After | None = None
+        """What to write last, once the events have their notification ids (SQLite and PostgreSQL only)."""
 
     def add(self, rows: Rows) -> None:
         """Stage ``rows``; rows of one table (same columns and rule) go into one statement."""
@@ -64,6 +73,7 @@ class Staged(threading.local):
 
     def clear(self) -> None:
         self.rows = []
+        self.after = None
 
 
 @dataclass(frozen=True)
@@ -140,6 +150,34 @@ class PostgresPositionsRecorder(PostgresProcessRecorder):
             "RETURNING application_name"
         ).format(schema=schema, table=tracking)
 
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def insert_events(self, stored_events: Sequence[Any], **kwargs: Any) -> Sequence[int] | None:
+        """The library's insert, then :attr:`Staged.after` with the notification ids, in the same transaction.
+
+        As the library's: the staged rows and positions, then the events (pipelined, one round trip), each
+        conflict its ``IntegrityError``. Then, out of pipeline mode (which has no ``COPY``), the ``after`` writes.
+        """
+        after = self.staged.after
+        if after is None or not stored_events:
+            return super().insert_events(stored_events, **kwargs)
+        error: Exception | None = None
+        with self.datastore.get_connection() as conn, conn.transaction():
+            with conn.pipeline() as pipeline:
+                with conn.cursor() as curs:
+                    self._insert_events(curs, stored_events, **kwargs)
+                with conn.cursor() as curs:
+                    try:
+                        self._insert_stored_events(curs, stored_events, **kwargs)
+                        pipeline.sync()
+                        notification_ids = self._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+                    except Exception as e:  # noqa: BLE001 - raised once out of the pipeline, as the library does
+                        error = e
+            if error is not None:
+                raise error
+            with conn.cursor(row_factory=tuple_row) as curs:
+                after(curs, notification_ids or [])
+        return notification_ids
+
     def _insert_events(self, curs: Any, stored_events: Any, **kwargs: Any) -> None:
         super()._insert_events(curs, stored_events, **kwargs)
         for rows in self.staged.rows:
@@ -186,6 +224,8 @@ class SQLitePositionsRecorder(SQLiteProcessRecorder):
         returning = super()._insert_events(c, stored_events, **kwargs)
         for rows in self.staged.rows:
             c.executemany(_insert_sql(rows, rows.table, "?"), rows.rows)
+        if self.staged.after is not None and returning:
+            self.staged.after(c.sqlite_cursor, returning)
         return returning
 
     def _insert_tracking(self, c: Any, tracking: Tracking) -> None:

@@ -343,6 +343,9 @@ class ShreddingMapper(Mapper[UUID]):
     """
 
     keys: CustomerKeys | None = None
+    stored_forgotten = 0
+    """How many events this mapper stored with a forgotten customer's fields as forgotten (the events in memory
+    still hold them: the read models written inline skip such a batch)."""
 
     def to_stored_event(self, domain_event: Any) -> StoredEvent:
         if self.keys is None or not get_topic(type(domain_event)).startswith(ORDER_TOPICS):
@@ -356,6 +359,7 @@ class ShreddingMapper(Mapper[UUID]):
         values: list[str] = []
         if key is None:  # the customer was forgotten and the order still takes events: they are stored forgotten
             state = _swap(state, names, _is_value, lambda _: FORGOTTEN)
+            self.stored_forgotten += 1
         else:
 
             def seal(value: str) -> str:

@@ -34,6 +34,13 @@ class AggregateFollower:
         self.capacity = capacity
         self._cache: OrderedDict[UUID, Any] = OrderedDict()
 
+    def load(self, event: Any) -> None:
+        """Hold the aggregate as it stood just before ``event`` (read from the store if no copy is at that version)."""
+        aggregate = self._cache.get(event.originator_id)
+        if event.originator_version > 1 and (aggregate is None or aggregate.version != event.originator_version - 1):
+            self._cache[event.originator_id] = self.app.repository.get(event.originator_id,
+                                                                       version=event.originator_version - 1)
+
     def advance(self, event: Any) -> Any:
         """The aggregate right after ``event`` (the same object is advanced in place by its next event)."""
         aggregate = self._cache.pop(event.originator_id, None)

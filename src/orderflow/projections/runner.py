@@ -190,13 +190,18 @@ class ProjectionRunner:
         """Make every view apply again everything after ``position`` (0: the whole history)."""
         with self.db.transaction() as cursor:
             for view in self.views:
+                cursor.execute("UPDATE projection_tracking SET position = ? WHERE name = ?",
+                               (position, self.tracking_name(view)))
                 self._record_position(cursor, view, position)
         self.forget()
         log.info("projections rewound", views=[v.name for v in self.views], position=position)
 
     def _record_position(self, cursor: Cursor, view: View, position: int) -> None:
+        """Record that ``view`` reached ``position``; never back: the engine may have written the view further
+        meanwhile, in its events' transactions (:mod:`orderflow.projections.inline`)."""
         cursor.execute(
             "INSERT INTO projection_tracking (name, position) VALUES (?, ?) "
-            "ON CONFLICT (name) DO UPDATE SET position = excluded.position",
+            "ON CONFLICT (name) DO UPDATE SET position = excluded.position "
+            "WHERE projection_tracking.position < excluded.position",
             (self.tracking_name(view), position),
         )
