@@ -168,7 +168,7 @@ def cmd_reject(settings: Settings, args: argparse.Namespace) -> int:
 
 def _verdict(settings: Settings, args: argparse.Namespace, act: Any) -> int:
     if (args.message is None) == (args.order is None):
-        return _refused("give a parked message's id or --order, not both", "parked")
+        return _refused("give either a parked message's id or --order", "parked")
     _exists(settings)
     try:
         outcome = act(args.order or args.message, args.order is not None, _user(settings, args))
@@ -177,8 +177,8 @@ def _verdict(settings: Settings, args: argparse.Namespace, act: Any) -> int:
     rows = [{"message": s.entry_id, "sent": "sent", "order": s.order, "message_type": s.message_type,
              "topic": s.topic, "partition": s.partition} for s in outcome.sent]
     rows += [{"message": s.entry_id, "sent": "skipped", "why": s.why} for s in outcome.skipped]
-    show(rows, args.json, title=None if args.json else f"{outcome.action}: {len(outcome.sent)} sent, "
-                                                        f"{len(outcome.skipped)} skipped (action {outcome.action_id})")
+    show(rows, args.json, title=f"{outcome.action}: {len(outcome.sent)} sent, {len(outcome.skipped)} skipped "
+                                f"(action {outcome.action_id})")
     return 0
 
 
