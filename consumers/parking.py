@@ -109,14 +109,14 @@ class Parking:
     def settle(self, source: Source, message_id: str, outcome: str, detail: str, at: datetime) -> None:
         """Record what became of a parked message: ``applied`` or ``rejected``."""
         lot = self._lots[source.partition]
-        key = lot.pending[message_id]["key"] if message_id in lot.pending else None
+        key: str = lot.pending.get(message_id, {}).get("key", "")
         lot.release(message_id, outcome, detail, at)
         self.app.save(lot)
-        waiting = self._waiting.get(key or "")
-        if waiting and (source.partition, message_id) in waiting:  # released by the back office, not by its order
+        waiting = self._waiting.get(key, [])
+        if (source.partition, message_id) in waiting:  # released by the back office, not by its order
             waiting.remove((source.partition, message_id))
             if not waiting:
-                del self._waiting[key or ""]
+                del self._waiting[key]
         log.info("parked message released", message_id=message_id, outcome=outcome)
 
     def _index(self, lot: int, message_id: str, message: dict) -> None:

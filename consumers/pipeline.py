@@ -257,7 +257,7 @@ class Pipeline:
         try:
             verdict = None if incoming.requeued else Verdict.of(source.headers)
             if verdict is not None:
-                judged = self._judge(verdict, at)
+                judged = self._judge(verdict, envelope.message_type if envelope else "unknown", at)
                 if judged is None:
                     return []
                 incoming, envelope, source = judged, judged.envelope, judged.record
@@ -290,12 +290,12 @@ class Pipeline:
                 self.merge.requeue(self._incoming(parked, parked_id=message_id), self._now)
         return []
 
-    def _judge(self, verdict: Verdict, at: datetime) -> Incoming | None:
+    def _judge(self, verdict: Verdict, message_type: str, at: datetime) -> Incoming | None:
         """Reject the parked message ``verdict`` names, or return it to be applied now if its order exists;
         None when nothing is to be applied (it is not parked here any more, or its order is still unknown)."""
         parked = self.parking.waiting(verdict.message_id)
         if parked is None:  # applied, rejected or expired before: changes nothing
-            self._outcomes["duplicate", "parked verdict"] += 1
+            self._outcomes["duplicate", message_type] += 1
             return None
         if verdict.reason is not None:
             self.parking.settle(parked, verdict.message_id, "rejected", verdict.detail, at)
