@@ -99,11 +99,24 @@ class Parking:
             gone.append((Source.from_dict(message), message_id, reason))
         return gone
 
+    def waiting(self, message_id: str) -> Source | None:
+        """The record of a message still parked in one of these lots; None if it is not (any more)."""
+        for lot in self._lots.values():
+            if message_id in lot.pending:
+                return Source.from_dict(lot.pending[message_id])
+        return None
+
     def settle(self, source: Source, message_id: str, outcome: str, detail: str, at: datetime) -> None:
         """Record what became of a parked message: ``applied`` or ``rejected``."""
         lot = self._lots[source.partition]
+        key: str = lot.pending.get(message_id, {}).get("key", "")
         lot.release(message_id, outcome, detail, at)
         self.app.save(lot)
+        waiting = self._waiting.get(key, [])
+        if (source.partition, message_id) in waiting:  # released by the back office, not by its order
+            waiting.remove((source.partition, message_id))
+            if not waiting:
+                del self._waiting[key]
         log.info("parked message released", message_id=message_id, outcome=outcome)
 
     def _index(self, lot: int, message_id: str, message: dict) -> None:

@@ -46,7 +46,7 @@ from orderflow.consumers.handlers import (
 )
 from orderflow.consumers.merge import EventTimeMerge, Incoming, Partition
 from orderflow.consumers.parking import Parking
-from orderflow.consumers.redrives import Redrive
+from orderflow.consumers.redrives import Redrive, Verdict
 from orderflow.contract.envelope import BadEnvelope, Envelope, decode
 from orderflow.contract.personal import redact_text
 from orderflow.contract.schemas import Contract, ContractViolation
@@ -253,18 +253,26 @@ class Pipeline:
         """Apply one released record inside the open transaction; return the rejections it caused."""
         record, envelope = incoming.record, incoming.envelope
         source = Source.of(record)
-        redrive = None
+        redrive = verdict = None
         try:
+            verdict = None if incoming.requeued else Verdict.of(source.headers)
+            if verdict is not None:
+                judged = self._judge(verdict, envelope.message_type if envelope else "unknown", at)
+                if judged is None:
+                    return []
+                incoming, envelope, source = judged, judged.envelope, judged.record
             redrive = None if incoming.requeued else Redrive.of(self.app, source.headers)
             if redrive is not None and not redrive.open:  # redriven already, or discarded: changes nothing
                 self._outcomes["duplicate", redrive.entry.message_type or "unknown"] += 1
                 return []
+            if incoming.parked_id is not None and self.parking.waiting(incoming.parked_id) is None:
+                return []  # requeued, but released or rejected by the back office meanwhile
             if incoming.error is not None:
                 raise incoming.error
             assert envelope is not None
-            if incoming.parked_id is not None:  # requeued
+            if incoming.parked_id is not None:  # requeued, or released by the back office
                 apply(self.app, envelope)  # checked, deduplicated and receipted when it was parked
-                self.parking.settle(source, incoming.parked_id, "applied", "", at)
+                self.parking.settle(source, incoming.parked_id, "applied", verdict.detail if verdict else "", at)
                 self._outcomes["applied", envelope.message_type] += 1
             elif redrive is not None:
                 if self._take_redriven(source, envelope, at, redrive) != APPLIED:
@@ -281,6 +289,21 @@ class Pipeline:
             for parked, message_id in self.parking.arrived(envelope.key):
                 self.merge.requeue(self._incoming(parked, parked_id=message_id), self._now)
         return []
+
+    def _judge(self, verdict: Verdict, message_type: str, at: datetime) -> Incoming | None:
+        """Reject the parked message ``verdict`` names, or return it to be applied now if its order exists;
+        None when nothing is to be applied (it is not parked here any more, or its order is still unknown)."""
+        parked = self.parking.waiting(verdict.message_id)
+        if parked is None:  # applied, rejected or expired before: changes nothing
+            self._outcomes["duplicate", message_type] += 1
+            return None
+        if verdict.reason is not None:
+            self.parking.settle(parked, verdict.message_id, "rejected", verdict.detail, at)
+            return None
+        incoming = self._incoming(parked, parked_id=verdict.message_id)
+        if incoming.envelope is not None and not self._order_exists(incoming.envelope.key):
+            return None  # it keeps waiting for its order
+        return incoming
 
     def _take(self, source: Source, envelope: Envelope, at: datetime, redrive: Redrive | None = None) -> str:
         """Check, deduplicate, then apply or park a new record: ``applied``, ``parked`` or ``duplicate``.

@@ -10,6 +10,13 @@ the same transaction: ``Redriven`` (applied, parked, or applied before) or
 entry is no longer open (redriven already, discarded) changes nothing: that,
 and the receipts by message id, make a redrive apply at most once however many
 times it is sent.
+
+``orderflow parked release|reject`` takes the same path: it publishes a parked
+message's record again with :data:`PARKED_OF` (and, for a rejection,
+:data:`PARKED_REJECT`) and the action's headers; the consumer that owns the
+message's parking lot releases it (applies it now, if its order exists) or
+rejects it, in the transaction that records it (:class:`Verdict`). A verdict
+on a message no longer parked changes nothing.
 """
 
 from __future__ import annotations
@@ -30,7 +37,11 @@ REDRIVE_ACTION = "orderflow_redrive_action"
 """The header naming the back-office action (a :class:`~orderflow.aggregates.repairs.RepairAction` id)."""
 REDRIVE_BY = "orderflow_redrive_by"
 """The header naming the back-office user who redrove it."""
-REDRIVE_HEADERS = (REDRIVE_OF, REDRIVE_ACTION, REDRIVE_BY)
+PARKED_OF = "orderflow_parked_of"
+"""The header naming the parked message (its message id) the back office releases or rejects."""
+PARKED_REJECT = "orderflow_parked_reject"
+"""The header carrying a rejection's reason; a record naming a parked message without it releases the message."""
+REDRIVE_HEADERS = (REDRIVE_OF, REDRIVE_ACTION, REDRIVE_BY, PARKED_OF, PARKED_REJECT)
 
 
 @dataclass
@@ -74,3 +85,29 @@ class Redrive:
         """The entry, still open, with the reason the redriven record was refused again."""
         self.entry.failed_again(self.action_id, self.user, reason, error, source, at)
         return self.entry
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The back office's word on a parked message: release it (``reason`` None) or reject it, and who said so."""
+
+    message_id: str
+    action_id: str
+    user: str
+    reason: str | None
+
+    @classmethod
+    def of(cls, headers: list[tuple[str, bytes | None]]) -> Verdict | None:
+        """The verdict a record's headers carry; None for any other record."""
+        found = {name: (raw or b"").decode("utf-8", "replace") for name, raw in headers if name in REDRIVE_HEADERS}
+        if PARKED_OF not in found:
+            return None
+        return cls(found[PARKED_OF], found.get(REDRIVE_ACTION, ""), found.get(REDRIVE_BY, ""),
+                   found.get(PARKED_REJECT))
+
+    @property
+    def detail(self) -> str:
+        """What the parking lot records on the message (``orderflow parked`` shows it)."""
+        if self.reason is None:
+            return f"released by {self.user} (action {self.action_id})"
+        return f"rejected by {self.user} (action {self.action_id}): {self.reason}"

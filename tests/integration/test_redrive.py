@@ -26,6 +26,7 @@ from orderflow.application import repair
 from orderflow.application.orders import Orders
 from orderflow.consumers.handlers import apply, topic_for
 from orderflow.consumers.pipeline import partition_for
+from orderflow.projections.parked_messages import ParkedMessagesView
 from orderflow.projections.repairs import RepairsView
 from orderflow.traffic.simulate import traffic
 from tests.integration.engine import consume_until, isolated_settings, read_topic, start_engine
@@ -301,6 +302,78 @@ def test_a_redrive_of_many_entries_during_a_backlog_with_two_engines_one_sigkill
                     == [type(e).__name__ for e in clean.repository.event_store.get(clean.get_order(key).id)]), key
     finally:
         app.close()
+
+
+def parked(settings):
+    """Every parked message's row: ``(message id, released_at is set, outcome, detail)``."""
+    engine = start_engine(settings)
+    try:
+        engine.projections.catch_up()
+        table = ParkedMessagesView(engine.db.is_postgres).table("parked_messages")
+        return engine.db.query(f"SELECT message_id, released_at IS NOT NULL, outcome, detail FROM {table}")
+    finally:
+        engine.close()
+
+
+def sales_documents(app):
+    return event_names(app).count("LinkedToSalesDocument")
+
+
+def test_a_parked_message_released_once_its_order_exists_is_applied_once_by_the_engine(settings):
+    document = envelope("sales_document_created", 1)  # an ERP message before its order: parked
+    publish(settings, [document])
+    engine = start_engine(settings)
+    consumer = engine.inbound_consumer()
+    try:
+        consume_until(consumer, lambda: len(parked(settings)) == 1)
+        refused = repair.release_parked(settings, document.message_id, user="ops-anna")
+        assert refused.sent == () and "is not there yet" in refused.skipped[0].why
+    finally:
+        consumer.close()
+        engine.close()
+    app = Orders(settings.database_url)  # the order exists now, and no engine has seen it come
+    try:
+        apply(app, envelope("order_placed", 0))
+    finally:
+        app.close()
+    released = orderflow(settings, "parked", "release", "--order", KEY, "--json")  # no engine runs
+    assert released.returncode == 0, released.stderr
+    assert [json.loads(line)["message"] for line in released.stdout.splitlines()] == [document.message_id]
+    engine = start_engine(settings)
+    consumer = engine.inbound_consumer()
+    try:
+        consume_until(consumer, lambda: parked(settings)[0][1], timeout=90)
+        [(_, _, result, detail)] = parked(settings)
+        assert result == "applied" and detail.startswith("released by ops-anna (action ")
+        assert sales_documents(engine.app) == 1
+        engine.projections.catch_up()
+        assert [(a.kind, a.user, a.scope) for a in repair.actions(engine.db)][0] == (
+            "release", "ops-anna", {"order": KEY})
+    finally:
+        consumer.close()
+        engine.close()
+
+
+def test_a_rejected_parked_message_is_never_applied_even_when_its_order_arrives(settings):
+    document = envelope("sales_document_created", 1)
+    publish(settings, [document])
+    engine = start_engine(settings)
+    consumer = engine.inbound_consumer()
+    try:
+        consume_until(consumer, lambda: len(parked(settings)) == 1)
+        with pytest.raises(repair.RepairRefused, match="needs a reason"):
+            repair.reject_parked(settings, document.message_id, user="ops-bob", reason="")
+        repair.reject_parked(settings, document.message_id, user="ops-bob", reason="a test document")
+        consume_until(consumer, lambda: parked(settings)[0][1], timeout=90)
+        publish(settings, [envelope("order_placed", 0)])
+        consume_until(consumer, lambda: engine.app.position(f"{settings.topics.storefront}:"
+                                                            f"{partition_for(KEY.encode(), PARTITIONS)}") == 1)
+        assert sales_documents(engine.app) == 0 and event_names(engine.app)
+        [(_, _, result, detail)] = parked(settings)
+        assert result == "rejected" and detail.endswith("): a test document") and "ops-bob" in detail
+    finally:
+        consumer.close()
+        engine.close()
 
 
 def orderflow(settings, *argv, user="ops-anna"):

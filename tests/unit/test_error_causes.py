@@ -19,6 +19,8 @@ from orderflow.projections.error_journal import cause
      "Workflow Status cannot go from Shipped to Warehouse"),
     ("UnknownOrder: no web order with storefront reference 'SF-0001'", "CannotApply",
      "no web order with storefront reference …"),
+    ("OrderRejected: web order WO0000000018 is Rejected; change its workflow status by hand first", "CannotApply",
+     "web order <no> is Rejected; change its workflow status by hand first"),
 ])
 def test_a_reasons_group_names_the_rule_and_leaves_out_the_values(reason, error, group):
     assert cause(reason, error) == group

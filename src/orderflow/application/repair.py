@@ -32,16 +32,18 @@ Acting (each opens the event store and the broker the settings name, and closes 
         # Action(id, kind, user, at, scope: dict, detail: dict): every action above, newest first
         # (the ``repairs`` read model, caught up by the caller)
 
-Planned, not built yet (these names and signatures are kept for them)::
+Parked messages (the ``parked_messages`` read model finds them, the parking lots in the event store say
+whether they still wait)::
 
     release_parked(settings, parked_id_or_order: str, *, user: str, by_order: bool = False) -> ParkedOutcome
     reject_parked(settings, parked_id_or_order: str, *, user: str, reason: str, by_order: bool = False)
         -> ParkedOutcome
         # a parked message's id, or with by_order=True a storefront reference: every message parked for it
         # ParkedOutcome(action_id, user, at, action, sent: tuple[Sent, ...], skipped: tuple[Skipped, ...])
+        # Sent.entry_id / Skipped.entry_id: the parked message's id; release skips one whose order is unknown
 
 Errors: :class:`RepairRefused` (a subclass of ``ValueError``) with a sentence saying why, for an unknown
-entry, an empty user, a missing reason, an edited payload the schema refuses, a scope that names nothing.
+entry or parked message, an empty user, a missing reason, an edited payload the schema refuses, a scope that names nothing.
 
 Why a redrive publishes and does not apply: see docs/operations.md, "Putting right what failed".
 """
@@ -63,23 +65,34 @@ import structlog
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
-from orderflow.aggregates.inbox import OPEN, EntryNotOpen, RejectedMessage
+from orderflow.aggregates.errors import UnknownOrder
+from orderflow.aggregates.inbox import OPEN, EntryNotOpen, ParkingLot, RejectedMessage
 from orderflow.aggregates.repairs import RepairAction
 from orderflow.bootstrap import Engine, bootstrap
+from orderflow.consumers.dead_letters import Source
 from orderflow.consumers.pipeline import partition_for
-from orderflow.consumers.redrives import REDRIVE_ACTION, REDRIVE_BY, REDRIVE_HEADERS, REDRIVE_OF
+from orderflow.consumers.redrives import (
+    PARKED_OF,
+    PARKED_REJECT,
+    REDRIVE_ACTION,
+    REDRIVE_BY,
+    REDRIVE_HEADERS,
+    REDRIVE_OF,
+)
 from orderflow.contract.envelope import JSON, parse_time
 from orderflow.contract.schemas import ContractViolation
 from orderflow.db import Database
 from orderflow.kafka import make_producer
 from orderflow.outbound.publisher import close_producer
 from orderflow.projections.error_journal import ErrorJournalView, cause
+from orderflow.projections.parked_messages import ParkedMessagesView
 from orderflow.projections.repairs import RepairsView
 from orderflow.settings import Settings, Topics
 
 __all__ = [
-    "Action", "Entry", "EntryChange", "Filters", "Group", "RedriveOutcome", "RepairRefused", "Scope", "Sent", "Skipped",
-    "actions", "cause", "discard", "failed_entries", "failed_groups", "in_event_time", "outgoing", "redrive", "reopen",
+    "Action", "Entry", "EntryChange", "Filters", "Group", "ParkedOutcome", "RedriveOutcome", "RepairRefused", "Scope",
+    "Sent", "Skipped", "actions", "cause", "discard", "failed_entries", "failed_groups", "in_event_time", "outgoing",
+    "redrive", "reject_parked", "release_parked", "reopen",
 ]
 
 log = structlog.get_logger("orderflow.repair")
@@ -315,26 +328,34 @@ def redrive(settings: Settings, scope: Scope, *, user: str, dry_run: bool = Fals
         if not records:
             return _outcome(None if dry_run else _record(engine, action_id, user, scope, [], skipped, payload, at),
                             user, at, dry_run, sent, skipped)
-        producer = make_producer(settings)
-        try:
-            if not dry_run and payload is not None:
-                _edit(engine, records[0], payload, user, at)
-                records = [engine.app.repository.get(records[0].id)]
-            futures = []
-            for entry in records:
-                one, key, value, headers = outgoing(entry, settings.topics, producer.partitions_for, action_id, user)
-                sent.append(one)
-                if not dry_run:
-                    futures.append(producer.send(one.topic, key=key, value=value, partition=one.partition,
-                                                 headers=headers))
-            if futures:
-                producer.flush()
-                for future in futures:
-                    future.get(timeout=settings.send_timeout_seconds)
-        finally:
-            close_producer(producer, timeout=10)
+        if not dry_run and payload is not None:
+            _edit(engine, records[0], payload, user, at)
+            records = [engine.app.repository.get(records[0].id)]
+        sent += _send(settings, lambda partitions_of: [outgoing(entry, settings.topics, partitions_of, action_id, user)
+                                                      for entry in records], dry_run)
         return _outcome(None if dry_run else _record(engine, action_id, user, scope, sent, skipped, payload, at),
                         user, at, dry_run, sent, skipped)
+
+
+Outgoing = tuple[Sent, bytes, bytes, list[tuple[str, bytes]]]
+"""Where a record goes (:class:`Sent`), its key, value and headers."""
+
+
+def _send(settings: Settings, records: Callable[[Callable[[str], Any]], list[Outgoing]], dry_run: bool) -> list[Sent]:
+    """Publish the records ``records(partitions_of)`` makes (unless ``dry_run``) and wait for the broker to take
+    them all; return where each went."""
+    producer = make_producer(settings)
+    try:
+        outgoing_records = records(producer.partitions_for)
+        if not dry_run:
+            futures = [producer.send(one.topic, key=key, value=value, partition=one.partition, headers=headers)
+                       for one, key, value, headers in outgoing_records]
+            producer.flush()
+            for future in futures:
+                future.get(timeout=settings.send_timeout_seconds)
+    finally:
+        close_producer(producer, timeout=10)
+    return [one for one, *_ in outgoing_records]
 
 
 def _record(engine: Engine, action_id: UUID, user: str, scope: Scope, sent: list[Sent], skipped: list[Skipped],
@@ -385,6 +406,96 @@ def _change(settings: Settings, entry_id: str, kind: str, user: str, reason: str
             log.info(f"entry {kind}ed", entry=str(entry.id), user=user)
             return EntryChange(str(action.id), str(entry.id), user, at, entry.state, reason)
     raise AssertionError("unreachable")
+
+
+@dataclass(frozen=True)
+class ParkedOutcome:
+    """What a release or a rejection of parked messages sent (each for the engine to settle) and what it skipped."""
+
+    action_id: str
+    user: str
+    at: datetime
+    action: str
+    sent: tuple[Sent, ...]
+    skipped: tuple[Skipped, ...]
+
+
+def release_parked(settings: Settings, parked_id_or_order: str, *, user: str, by_order: bool = False) -> ParkedOutcome:
+    """Apply parked messages now rather than wait: one by its message id, or (``by_order``) every one of an order.
+
+    Only a message whose order exists is sent (the others are skipped: they keep waiting). The engine
+    applies it when the record comes back through its inbound path, as it applies a message whose order
+    was just placed, unless it is no longer parked by then.
+    """
+    return _verdict(settings, parked_id_or_order, by_order, "release", _user(user), None)
+
+
+def reject_parked(settings: Settings, parked_id_or_order: str, *, user: str, reason: str,
+                  by_order: bool = False) -> ParkedOutcome:
+    """Close parked messages for good, with a reason (as a discard does an entry): they are never applied, even
+    when their order arrives after the engine has read the rejection."""
+    user, reason = _user(user), (reason or "").strip()
+    if not reason:
+        raise RepairRefused("a rejection needs a reason")
+    return _verdict(settings, parked_id_or_order, by_order, "reject", user, reason)
+
+
+def _verdict(settings: Settings, wanted: str, by_order: bool, kind: str, user: str,
+             reason: str | None) -> ParkedOutcome:
+    """Send the verdict on each parked message ``wanted`` names to the engine (docs/operations.md), record it."""
+    at, action_id = datetime.now(UTC), uuid4()
+    with _engine(settings) as engine:
+        view = ParkedMessagesView(engine.db.is_postgres)
+        column = "storefront_reference" if by_order else "message_id"
+        rows = engine.db.query(f"SELECT message_id, partition FROM {view.table('parked_messages')} "
+                               f"WHERE {column} = ? AND released_at IS NULL ORDER BY position", [wanted])
+        if not rows:
+            raise RepairRefused(f"no message parked for order {wanted} waits" if by_order
+                                else f"no parked message {wanted} waits")
+        records: list[tuple[str, Source]] = []
+        skipped: list[Skipped] = []
+        for message_id, partition in rows:
+            lot: ParkingLot = engine.app.repository.get(ParkingLot.create_id(settings.topics.storefront, partition))
+            message = lot.pending.get(message_id)
+            if message is None:
+                skipped.append(Skipped(message_id, "it is no longer parked"))
+            elif kind == "release" and not _order_exists(engine, message["key"]):
+                skipped.append(Skipped(message_id, f"order {message['key']} is not there yet: it keeps waiting"))
+            else:
+                records.append((message_id, Source.from_dict(message)))
+        sent = _send(settings, lambda partitions_of: [
+            _verdict_record(message_id, record, settings.topics, partitions_of, action_id, user, reason)
+            for message_id, record in records], dry_run=False) if records else []
+        scope = {"order" if by_order else "parked": wanted}
+        action = RepairAction(action_id, kind, user, scope, {
+            "sent": [asdict(each) for each in sent], "skipped": [asdict(each) for each in skipped],
+            "reason": reason or ""}, at)
+        engine.app.save(action)
+        log.info(f"parked {kind} sent", action=str(action_id), user=user, sent=len(sent), skipped=len(skipped))
+        return ParkedOutcome(str(action_id), user, at, kind, tuple(sent), tuple(skipped))
+
+
+def _order_exists(engine: Engine, key: str) -> bool:
+    try:
+        engine.app.get_order(key)
+    except UnknownOrder:
+        return False
+    return True
+
+
+def _verdict_record(message_id: str, record: Source, topics: Topics, partitions_of: Callable[[str], Any],
+                    action_id: UUID, user: str, reason: str | None) -> Outgoing:
+    """The parked message's record, with the verdict's headers, on its key's partition of the storefront topic
+    (where the owner of its parking lot reads it; :func:`outgoing` says why that topic)."""
+    topic, key = topics.storefront, record.key or b""
+    partition = partition_for(key, len(partitions_of(topic)))
+    headers = [(name, raw or b"") for name, raw in record.headers if name not in REDRIVE_HEADERS]
+    headers += [(PARKED_OF, message_id.encode()), (REDRIVE_ACTION, str(action_id).encode()),
+                (REDRIVE_BY, user.encode())]
+    if reason is not None:
+        headers.append((PARKED_REJECT, reason.encode()))
+    sent = Sent(message_id, key.decode(), record.header("message_type"), topic, partition)
+    return sent, key, record.value or b"", headers
 
 
 @contextmanager
@@ -439,7 +550,7 @@ def _cannot_send(entry: RejectedMessage) -> str:
 
 
 def outgoing(entry: RejectedMessage, topics: Topics, partitions_of: Callable[[str], Any], action_id: UUID,
-             user: str) -> tuple[Sent, bytes, bytes, list[tuple[str, bytes]]]:
+             user: str) -> Outgoing:
     """The record a redrive of ``entry`` sends: where to (the storefront topic, the partition its key hashes to
     among ``partitions_of(topic)``), key, value and headers (the entry's, without ``dlq_*``, plus the redrive's).
 

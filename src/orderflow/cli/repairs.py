@@ -1,4 +1,5 @@
-"""``orderflow errors``: the error journal grouped by cause, and putting right what failed (redrive, discard, reopen).
+"""``orderflow errors``: the error journal grouped by cause, and putting right what failed (redrive, discard, reopen);
+``orderflow parked release|reject``: the same for messages waiting for their order.
 
 A thin layer over :mod:`orderflow.application.repair`, which the web console calls too.
 """
@@ -53,7 +54,16 @@ def register(subparsers: Any) -> None:
     add_json_flag(history)
     history.set_defaults(func=cmd_actions)
 
-    for command in (redrive, discard, reopen):
+    parked = subparsers.choices["parked"].add_subparsers(dest="action")  # the listing: orderflow.cli.views
+    release = parked.add_parser("release", help="apply a parked message now, if its order exists")
+    reject = parked.add_parser("reject", help="close a parked message for good: it is never applied")
+    reject.add_argument("--reason", required=True, help="why (required, recorded)")
+    for verdict, func in ((release, cmd_release), (reject, cmd_reject)):
+        verdict.add_argument("message", nargs="?", help="the parked message's id")
+        verdict.add_argument("--order", help="every message parked for this order (storefront reference)")
+        verdict.set_defaults(func=func)
+
+    for command in (redrive, discard, reopen, release, reject):
         command.add_argument("--user", help="the acting back-office user (default: ORDERFLOW_USER)")
         add_json_flag(command)
 
@@ -146,6 +156,32 @@ def _change(settings: Settings, args: argparse.Namespace, act: Any) -> int:
     return 0
 
 
+def cmd_release(settings: Settings, args: argparse.Namespace) -> int:
+    return _verdict(settings, args, lambda wanted, by_order, user: repair.release_parked(
+        settings, wanted, user=user, by_order=by_order))
+
+
+def cmd_reject(settings: Settings, args: argparse.Namespace) -> int:
+    return _verdict(settings, args, lambda wanted, by_order, user: repair.reject_parked(
+        settings, wanted, user=user, reason=args.reason, by_order=by_order))
+
+
+def _verdict(settings: Settings, args: argparse.Namespace, act: Any) -> int:
+    if (args.message is None) == (args.order is None):
+        return _refused("give either a parked message's id or --order", "parked")
+    _exists(settings)
+    try:
+        outcome = act(args.order or args.message, args.order is not None, _user(settings, args))
+    except repair.RepairRefused as error:
+        return _refused(str(error), "parked")
+    rows = [{"message": s.entry_id, "sent": "sent", "order": s.order, "message_type": s.message_type,
+             "topic": s.topic, "partition": s.partition} for s in outcome.sent]
+    rows += [{"message": s.entry_id, "sent": "skipped", "why": s.why} for s in outcome.skipped]
+    show(rows, args.json, title=f"{outcome.action}: {len(outcome.sent)} sent, {len(outcome.skipped)} skipped "
+                                f"(action {outcome.action_id})")
+    return 0
+
+
 def _user(settings: Settings, args: argparse.Namespace) -> str:
     return args.user or settings.user or ""
 
@@ -154,6 +190,6 @@ def _exists(settings: Settings) -> None:
     open_existing(settings).close()  # an action never creates a database either
 
 
-def _refused(reason: str) -> int:
-    print(f"orderflow errors: {reason}", file=sys.stderr)
+def _refused(reason: str, command: str = "errors") -> int:
+    print(f"orderflow {command}: {reason}", file=sys.stderr)
     return 1

@@ -34,6 +34,7 @@ VALUES = (
     (re.compile(r"\d{4}-\d\d-\d\d"), "<date>"),
     (re.compile(r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b"), "<id>"),
     (re.compile(r"\b[A-Z]{2,}-[\w-]*\d[\w-]*"), "<ref>"),
+    (re.compile(r"\b[A-Z]+\d+\w*"), "<no>"),  # WO0000000018, SO000016, C20000
     (re.compile(r"/\d+(?=/|\b)"), "/*"),
     (re.compile(r"\b\d+(\.\d+)?\b"), "#"),
 )
