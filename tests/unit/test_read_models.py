@@ -329,6 +329,20 @@ def reapply(app: Orders, db: Database, runner: ProjectionRunner, first: int, las
             view.flush(cursor)
 
 
+def check_replays_change_nothing(app: Orders, db: Database, runner: ProjectionRunner, live: Any,
+                                 replayed: tuple[float, float]) -> None:
+    """The events between the ``replayed`` shares of the store applied again, the positions rewound (the rows
+    kept: every later batch applied again) and a rebuild each leave the read models as ``live``."""
+    first, last = (max(1, round(share * runner.head())) for share in replayed)
+    reapply(app, db, runner, first, last)
+    assert snapshot(app, db) == live
+    runner.rewind(first - 1)
+    runner.catch_up()
+    assert snapshot(app, db) == live
+    rebuild(app, db)
+    assert snapshot(app, db) == live
+
+
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(steps=histories(), replayed=st.tuples(st.floats(0, 1), st.floats(0, 1)).map(sorted))
 def test_rebuilt_read_models_equal_the_live_ones_and_reapplied_events_change_nothing(steps, replayed):
@@ -338,14 +352,7 @@ def test_rebuilt_read_models_equal_the_live_ones_and_reapplied_events_change_not
             drive(app, steps, lambda ref, when: runner.run_once())
             runner.catch_up()
             live = snapshot(app, db)
-            first, last = (max(1, round(share * runner.head())) for share in replayed)
-            reapply(app, db, runner, first, last)
-            assert snapshot(app, db) == live
-            runner.rewind(first - 1)  # the positions lost, the rows kept: every later batch applied again
-            runner.catch_up()
-            assert snapshot(app, db) == live
-            rebuild(app, db)
-            assert snapshot(app, db) == live
+            check_replays_change_nothing(app, db, runner, live, replayed)
         finally:
             db.close()
             app.close()
@@ -357,14 +364,7 @@ def check_written_with_the_events(app: Orders, db: Database, runner: ProjectionR
     drive(app, steps, lambda ref, when: None)
     live = snapshot(app, db)
     assert runner.run_once() == 0  # nothing left to the runner: every view was written with the events
-    first, last = (max(1, round(share * runner.head())) for share in replayed)
-    reapply(app, db, runner, first, last)
-    assert snapshot(app, db) == live
-    runner.rewind(first - 1)
-    runner.catch_up()
-    assert snapshot(app, db) == live
-    rebuild(app, db)
-    assert snapshot(app, db) == live
+    check_replays_change_nothing(app, db, runner, live, replayed)
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -285,7 +285,7 @@ class ConsoleReader:
             "ORDER BY position LIMIT ?", [limit])]
         parked_groups: dict[str, list[dict[str, Any]]] = {}
         for item in parked:
-            parked_groups.setdefault(cause(item["reason"]), []).append(item)
+            parked_groups.setdefault(repair.cause(item["reason"]), []).append(item)
         return {"journal": journal, "parked": sorted(parked_groups.items(), key=lambda g: -len(g[1]))}
 
     def failed_payload(self, entry_id: str) -> tuple[repair.Entry, str]:
@@ -315,11 +315,6 @@ class ConsoleReader:
         """The position of the order's row in the list: it moves when this order changed."""
         rows = self.db.query("SELECT position FROM web_orders WHERE storefront_reference = ?", [reference])
         return rows[0][0] if rows else 0
-
-
-def cause(reason: str) -> str:
-    """The group of a parked message's reason: the reason with its values taken out (the journal's rule)."""
-    return repair.cause(reason)
 
 
 def _missing(reference: str) -> list[Any]:
