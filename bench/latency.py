@@ -122,3 +122,34 @@ def _stream_and_watch(settings: Settings, watcher: Watcher, stream: list, rate: 
         return Latency(len(stream), len(latencies), send_rate, None, None, dict(unseen))
     centiles = statistics.quantiles(latencies, n=100, method="inclusive")
     return Latency(len(stream), len(latencies), send_rate, statistics.median(latencies), centiles[98], dict(unseen))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Row 6 on its own: ``.venv/bin/python -m bench.latency --seconds 10`` (own services, logs in --out)."""
+    import argparse
+    import tempfile
+
+    import structlog
+
+    from bench.harness import Services
+    from devservices.kafka_broker import KafkaBroker
+    from devservices.postgres_server import PostgresServer
+
+    parser = argparse.ArgumentParser(description="publish→visible latency at a steady rate, on its own services")
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--rate", type=float, default=1000)
+    parser.add_argument("--out", type=Path, default=None, help="where the engine's log goes (default: a temp dir)")
+    args = parser.parse_args(argv)
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(30))
+    out = args.out or Path(tempfile.mkdtemp(prefix="orderflow-latency-"))
+    out.mkdir(parents=True, exist_ok=True)
+    with PostgresServer() as postgres, KafkaBroker() as broker:
+        services = Services(postgres, broker, out)
+        result = measure_latency(services.settings("latency"), out, args.seconds, rate=args.rate)
+    print(f"sent {result.sent:,} at {result.send_rate:,.0f} msg/s, seen {result.visible:,}; "
+          f"p50 {result.p50_ms:.1f} ms, p99 {result.p99_ms:.1f} ms; engine log {out / 'latency.log'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

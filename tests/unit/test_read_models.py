@@ -395,6 +395,47 @@ def test_a_view_behind_the_store_is_left_to_the_runner_until_it_caught_up(store)
     assert snapshot(app, db) == live
 
 
+def test_events_written_inline_while_the_runner_reads_them_are_not_written_again(store):
+    """The followers' runner reads the views' positions, then the page of events: a batch the engine records (and
+    writes inline) in between must not be applied a second time (double work, and the two writers deadlocked on
+    PostgreSQL when they did). Nor may the runner write a view that moved on after it read the page."""
+    app, db, runner = store
+    InlineProjection.install(app, db)
+    realistic_history(app)
+    assert runner.run_once() == 0
+    flushed = []
+    for view in runner.views:
+        view.flush = lambda cursor, view=view, flush=view.flush: (flushed.append(view.name), flush(cursor))
+    read_positions = runner.positions
+
+    def engine_records_meanwhile():
+        found = read_positions()
+        runner.positions = read_positions  # once
+        app.add_comment("SF-1", "recorded while the runner reads", CUSTOMER, at(900))
+        return found
+
+    runner.positions = engine_records_meanwhile
+    assert runner.run_once() == 1  # it read the event and left it: every view is past it
+    assert flushed == []
+    live = snapshot(app, db)
+    assert rows_of(db, "SELECT count(*) FROM event_log WHERE comment = 'recorded while the runner reads'") == [(1,)]
+    rebuild(app, db)
+    assert snapshot(app, db) == live
+
+    moved = runner.views[0]  # it moves on after the runner read the page: the runner leaves it, writes the rest
+    app.add_comment("SF-1", "followed", CUSTOMER, at(901))
+    head = runner.head()
+    with db.transaction() as cursor:
+        cursor.execute("UPDATE projection_tracking SET position = ? WHERE name <> ?", (head - 1, runner.tracking_name(moved)))
+    lock = runner._lock_positions
+    runner._lock_positions = lambda cursor, behind: (
+        cursor.execute("UPDATE projection_tracking SET position = ? WHERE name = ?", (head, runner.tracking_name(moved))),
+        lock(cursor, behind))[1]
+    assert runner.run_once() == 1
+    assert moved.name not in flushed and len(set(flushed)) == len(runner.views) - 1
+    assert set(runner.positions()) == {head}
+
+
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(steps=histories())
 def test_an_order_as_of_the_time_of_each_action_is_the_live_order_right_after_it(steps):

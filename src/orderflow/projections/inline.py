@@ -47,7 +47,9 @@ class InlineProjection:
         if is_postgres:
             events = f"{recorder.datastore.schema}.{recorder.events_table_name}"
             before = f"SELECT coalesce(max(notification_id), 0) FROM {events} WHERE notification_id < %s"
-            self._advance = (f"UPDATE {TRACKING} SET position = %s WHERE name = ANY(%s) AND position >= ({before}) "
+            # The rows are locked in name order, as the followers' runner locks them (no deadlock between the two).
+            locked = f"SELECT name FROM {TRACKING} WHERE name = ANY(%s) ORDER BY name FOR UPDATE"
+            self._advance = (f"UPDATE {TRACKING} SET position = %s WHERE name IN ({locked}) AND position >= ({before}) "
                              "RETURNING name")
         else:
             before = f"SELECT coalesce(max(rowid), 0) FROM {recorder.events_table_name} WHERE rowid < ?"
