@@ -239,6 +239,7 @@ class InboundConsumer:
             {TopicPartition(*tp): OffsetAndMetadata(offset + 1, "", -1) for tp, offset in step.positions.items()}
         )
         log.info("batch recorded", messages=step.released, rejected=len(step.rejections),
+                 seconds=round(time.perf_counter() - started, 4),
                  positions={position_name(*tp): offset for tp, offset in step.positions.items()})
         return read + step.released
 

@@ -7,6 +7,7 @@ tables that projections write and that users query. SQL is written once, with
 
 from __future__ import annotations
 
+import select
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -43,12 +44,12 @@ class Database:
             from psycopg_pool import ConnectionPool
 
             self.conninfo = database_url.replace("postgres://", "postgresql://", 1)
-            # check: a connection is tried before it is handed out, so that none closed by a server restart is
-            # used; timeout: how long a transaction waits for one while the server is unreachable (then
-            # PoolTimeout, a transient error to the callers' error policy).
+            # check: a connection closed by a server restart is not handed out (check_pooled); timeout: how long
+            # a transaction waits for one while the server is unreachable (then PoolTimeout, a transient error to
+            # the callers' error policy).
             self._pool = ConnectionPool(
                 self.conninfo, min_size=1, max_size=4, open=True, timeout=10,
-                check=ConnectionPool.check_connection, kwargs={"connect_timeout": 5},
+                check=check_pooled, kwargs={"connect_timeout": 5},
             )
         else:
             self._sqlite = sqlite3.connect(
@@ -105,6 +106,10 @@ class PostgresCursor:
     def executemany(self, sql: str, params: Sequence[Sequence[Any]]) -> Any:
         return self._cursor.executemany(sql.replace("?", "%s"), params)
 
+    @property
+    def connection(self) -> Any:
+        return self._cursor.connection
+
     def fetchall(self) -> list[tuple[Any, ...]]:
         return self._cursor.fetchall()
 
@@ -116,6 +121,22 @@ class PostgresCursor:
         with self._cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
+
+
+def check_pooled(conn: Any) -> None:
+    """psycopg_pool's check of a connection before it is handed out, without its round trip while the connection is
+    quiet: raise if it is closed or broken, or if the server sent something while it sat idle in the pool (a server
+    that restarts or terminates a session says so, then closes the socket: it turns readable) and the full check,
+    a round trip, then fails. A quiet idle connection has nothing to read. The round trip on every transaction cost
+    the engine four per batch and the followers one per statement group."""
+    import psycopg
+    from psycopg_pool import ConnectionPool
+
+    if conn.closed or conn.broken:
+        raise psycopg.OperationalError("the pooled connection is closed")
+    readable, _, _ = select.select([conn.fileno()], [], [], 0)
+    if readable:
+        ConnectionPool.check_connection(conn)
 
 
 def _lock_connection(conninfo: str) -> Any:

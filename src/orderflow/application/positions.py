@@ -31,6 +31,8 @@ from eventsourcing.utils import retry
 from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Identifier
 
+from orderflow.db import check_pooled
+
 RECEIPTS = "message_receipts"
 RECEIPT_COLUMNS = ("message_id", "digest", "message_type", "source", "recorded_at")
 
@@ -129,6 +131,8 @@ class PostgresPositionsRecorder(PostgresProcessRecorder):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.datastore.enable_db_functions = False
+        if self.datastore.pre_ping:  # the same guarantee, without a round trip per transaction (db.check_pooled)
+            self.datastore.pool._check = check_pooled
         self.staged = Staged()
         schema, events = Identifier(self.datastore.schema), Identifier(self.events_table_name)
         self.sql_create_statements.append(SQL(

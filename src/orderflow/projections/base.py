@@ -40,6 +40,9 @@ class View(ABC):
     def __init__(self, is_postgres: bool, suffix: str = ""):
         self.is_postgres = is_postgres
         self.suffix = suffix
+        self.pipelined = False
+        """Flushed in PostgreSQL's pipeline mode (the engine's inline write): every statement of every view in one
+        round trip, so rows go by a prepared ``INSERT`` each, never ``COPY`` (which pipeline mode has not)."""
         self._unkeyed: set[str] = set()
         """Fresh tables loaded without their primary key (a rebuild's), by full name: rows are copied straight in."""
 
@@ -132,7 +135,7 @@ class View(ABC):
             cursor.copy_rows(table, columns, rows)  # type: ignore[attr-defined]
             return
         names = ", ".join(columns)
-        if not self.is_postgres or len(rows) < COPY_FROM:
+        if not self.is_postgres or len(rows) < COPY_FROM or self.pipelined:
             marks = ", ".join("?" * len(columns))
             cursor.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks}) {conflict}", rows)
             return

@@ -40,6 +40,8 @@ class InlineProjection:
         self.app = app
         self.views = list(views)
         self.is_postgres = is_postgres
+        for view in self.views:
+            view.pipelined = is_postgres
         self.follower = AggregateFollower(app)
         self._names = {view.name + view.suffix: view for view in self.views}
         self._routes: dict[type, tuple[list[View], bool]] = {}
@@ -111,6 +113,13 @@ class InlineProjection:
             for view in views:
                 if view in caught_up:
                     view.apply(event, position, aggregate)
+        if self.is_postgres:  # every view's statements in one round trip
+            with cursor.connection.pipeline():
+                self._flush(cursor, caught_up)
+        else:
+            self._flush(cursor, caught_up)
+
+    def _flush(self, cursor: Any, caught_up: set[View]) -> None:
         for view in self.views:
             if view in caught_up:
                 view.flush(cursor)
