@@ -388,6 +388,8 @@ def test_a_manager_sets_the_customer_approval_by_hand_and_a_clerk_has_no_such_bu
     page.wait_for_selector(".outcome.applied", timeout=15_000)
     expect(page.locator("#event-log tbody tr").last).to_contain_text("Declined by phone", timeout=15_000)
     assert "Rejected" in page.locator("#event-log tbody tr").last.inner_text()
+    page.reload()  # the state it has is not offered again (the engine would refuse it)
+    assert "Rejected" not in page.locator("#actions select[name=state] option").all_inner_texts()
 
 
 # -- failed messages ---------------------------------------------------------------------------------
