@@ -123,6 +123,46 @@ class PostgresCursor:
                 copy.write_row(row)
 
 
+class Slot:
+    """A value a row is built with before it is known, and filled in before the row is written: the position of
+    an event that is still to be inserted (:mod:`orderflow.projections.inline` builds its rows before the events
+    table's lock is taken, and the insert assigns the positions). Both drivers write it as its :attr:`value`."""
+
+    __slots__ = ("value",)
+
+    def __init__(self) -> None:
+        self.value: int | None = None
+
+    def __repr__(self) -> str:
+        return f"Slot({self.value})"
+
+
+def _slot_value(slot: Slot) -> int:
+    if slot.value is None:
+        raise ValueError("a row was written before its slot was filled")
+    return slot.value
+
+
+def _register_slot() -> None:
+    sqlite3.register_adapter(Slot, _slot_value)
+    try:
+        import psycopg
+        from psycopg.adapt import Dumper
+    except ImportError:  # SQLite only
+        return
+
+    class SlotDumper(Dumper):
+        oid = psycopg.adapters.types["int8"].oid
+
+        def dump(self, obj: Slot) -> bytes:
+            return str(_slot_value(obj)).encode()
+
+    psycopg.adapters.register_dumper(Slot, SlotDumper)  # every connection made from now on
+
+
+_register_slot()
+
+
 def check_pooled(conn: Any) -> None:
     """psycopg_pool's check of a connection before it is handed out, without its round trip while the connection is
     quiet: raise if it is closed or broken, or if the server sent something while it sat idle in the pool (a server

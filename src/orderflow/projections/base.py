@@ -14,7 +14,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from orderflow.db import Cursor
+from orderflow.db import Cursor, Slot
 
 #: From how many rows a PostgreSQL batch goes through COPY rather than a pipelined INSERT per row.
 COPY_FROM = 20
@@ -112,7 +112,7 @@ class View(ABC):
 
     def value(self, value: Any) -> Any:
         """A Python value as this database stores it (SQLite keeps decimals and times as text)."""
-        if self.is_postgres or value is None or isinstance(value, (int, float, str, bytes)):
+        if self.is_postgres or value is None or isinstance(value, (int, float, str, bytes, Slot)):
             return value
         if hasattr(value, "isoformat"):
             return value.isoformat()

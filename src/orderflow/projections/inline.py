@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from orderflow.db import Database, PostgresCursor
+from orderflow.db import Database, PostgresCursor, Slot
 from orderflow.projections.base import View
 from orderflow.projections.catalog import all_views
 from orderflow.projections.follow import AggregateFollower
@@ -59,6 +59,8 @@ class InlineProjection:
             self._advance = (f"UPDATE {TRACKING} SET position = ? WHERE name IN ({marks}) AND position >= ({before}) "
                              "RETURNING name")
         self._forgotten = self._forgets()
+        self._pending: list[Slot] | None = None
+        """The positions of the rows :meth:`prepare` built, to be filled in by :meth:`write`."""
 
     @classmethod
     def install(cls, app: Any, db: Database) -> InlineProjection:
@@ -74,45 +76,55 @@ class InlineProjection:
 
     def prepare(self, events: Sequence[Any]) -> None:
         """Before the transaction: read what the follower lacks (orders it does not hold as of their first event
-        here), so that nothing is read while the events table is locked."""
+        here), advance the copies and build every view's rows, with :class:`~orderflow.db.Slot` positions that
+        :meth:`write` fills in once the insert has assigned them. So nothing is read or built while the events
+        table is locked: only the statements run under the lock (``docs/scaling.md``)."""
         forgets = self._forgets()
         if forgets != self._forgotten:  # a customer forgotten meanwhile: the copies may show them
             self.follower.forget()
             self._forgotten = forgets
+        for view in self.views:
+            view.forget()
         seen = set()
         for event in events:
             if event.originator_id in seen or not self._route(type(event))[1]:
                 continue
             seen.add(event.originator_id)
             self.follower.load(event)
+        slots = [Slot() for _ in events]
+        advance = self.follower.advance
+        for event, slot in zip(events, slots, strict=True):
+            views, follow = self._route(type(event))
+            if not views:
+                continue
+            aggregate = advance(event) if follow else None
+            for view in views:
+                view.apply(event, slot, aggregate)
+        self._pending = slots
 
     def write(self, cursor: Any, events: Sequence[Any], positions: Sequence[int], stored_forgotten: bool) -> None:
         """Inside the events' transaction (``cursor``, the recorder's), with their ``positions``: the rows of every
-        caught-up view, and its new position."""
-        for view in self.views:
-            view.forget()  # a retried insert: nothing noted by the failed attempt
-        if not events or not positions:
+        caught-up view (built by :meth:`prepare`), and its new position.
+
+        A retried insert finds its rows spent by the failed attempt: it leaves the views to the followers' runner
+        (they lag from then on, until it has caught them up), as a batch storing forgotten fields does."""
+        slots, self._pending = self._pending, None
+        if slots is None or len(slots) != len(events) or stored_forgotten or not positions:
+            self.forget()
             return
-        if stored_forgotten:  # the store holds fields as forgotten that the events in memory still hold
-            self.follower.forget()
-            return
+        for slot, position in zip(slots, positions, strict=True):
+            slot.value = position
         if self.is_postgres:
             cursor = PostgresCursor(cursor)
             cursor.execute(self._advance, (positions[-1], list(self._names), positions[0]))
         else:
             cursor.execute(self._advance, (positions[-1], *self._names, positions[0]))
         caught_up = {self._names[row[0]] for row in cursor.fetchall()}
+        for view in self.views:
+            if view not in caught_up:
+                view.forget()
         if not caught_up:
             return
-        advance = self.follower.advance
-        for event, position in zip(events, positions, strict=True):
-            views, follow = self._route(type(event))
-            if not views:
-                continue
-            aggregate = advance(event) if follow else None
-            for view in views:
-                if view in caught_up:
-                    view.apply(event, position, aggregate)
         if self.is_postgres:  # every view's statements in one round trip
             with cursor.connection.pipeline():
                 self._flush(cursor, caught_up)
@@ -129,6 +141,7 @@ class InlineProjection:
 
     def forget(self) -> None:
         """After a batch that was not recorded: the copies may be ahead of the store, the views hold notes."""
+        self._pending = None
         self.follower.forget()
         for view in self.views:
             view.forget()
