@@ -137,6 +137,10 @@ class Slot:
         return f"Slot({self.value})"
 
 
+Position = int | Slot
+"""An event's position as a view's ``apply`` gets it: known (the runner's), or a :class:`Slot` (the engine's)."""
+
+
 def _slot_value(slot: Slot) -> int:
     if slot.value is None:
         raise ValueError("a row was written before its slot was filled")

@@ -21,7 +21,7 @@ from kafka import KafkaProducer
 from orderflow.aggregates.web_order import WebOrder
 from orderflow.application.orders import Orders
 from orderflow.contract.envelope import Envelope
-from orderflow.db import Cursor, Database, StreamLock
+from orderflow.db import Cursor, Database, Position, StreamLock
 from orderflow.kafka import make_producer
 from orderflow.outbound.messages import DEFAULT_ORDER_URL_TEMPLATE, notification_messages, storefront_sync_messages
 from orderflow.projections.base import View
@@ -82,7 +82,7 @@ class OutboundView(View):
     def create_tables(self, cursor: Cursor) -> None:
         """An outbound view has no tables: its position row is all it keeps."""
 
-    def apply(self, event: Any, position: int, aggregate: Any = None) -> None:
+    def apply(self, event: Any, position: Position, aggregate: Any = None) -> None:
         # Built now: the message describes the order as this event left it.
         self._pending.extend(self.build(event, aggregate))
 

@@ -14,7 +14,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from orderflow.db import Cursor, Slot
+from orderflow.db import Cursor, Position, Slot
 
 #: From how many rows a PostgreSQL batch goes through COPY rather than a pipelined INSERT per row.
 COPY_FROM = 20
@@ -89,7 +89,7 @@ class View(ABC):
             cursor.execute(f"DROP TABLE IF EXISTS {self.table(base)}")
 
     @abstractmethod
-    def apply(self, event: Any, position: int, aggregate: Any = None) -> None:
+    def apply(self, event: Any, position: Position, aggregate: Any = None) -> None:
         """Take note of what one domain event at ``position`` changes; nothing is written yet.
 
         ``aggregate`` is the event's aggregate right after it, for the event classes in

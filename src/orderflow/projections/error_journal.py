@@ -17,7 +17,7 @@ from itertools import groupby
 from typing import Any
 
 from orderflow.aggregates.inbox import OPEN, RejectedMessage
-from orderflow.db import Cursor, Database
+from orderflow.db import Cursor, Database, Position
 from orderflow.projections.base import View
 
 COLUMNS = (
@@ -87,7 +87,7 @@ class ErrorJournalView(View):
         super().__init__(is_postgres, suffix)
         self._changes: list[tuple[str, list[Any]]] = []  # (statement, parameters), in event order
 
-    def apply(self, event: Any, position: int, aggregate: Any = None) -> None:
+    def apply(self, event: Any, position: Position, aggregate: Any = None) -> None:
         table, entry_id, at = self.table("error_journal"), str(event.originator_id), self.value(event.at)
         kind = type(event).__name__
         if kind == "Rejected":

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from orderflow.aggregates.event_log_row import event_log_entry
-from orderflow.db import Cursor
+from orderflow.db import Cursor, Position
 from orderflow.projections.follow import FollowingView
 
 ENTRY_COLUMNS = ("user_type", "user_no", "entry_time", "event_type", "new_status", "comment", "person_name", "company")
@@ -46,7 +46,7 @@ class EventLogView(FollowingView):
         super().__init__(is_postgres, suffix)
         self._rows: list[list[Any]] = []
 
-    def apply(self, event: Any, position: int, aggregate: Any = None) -> None:
+    def apply(self, event: Any, position: Position, aggregate: Any = None) -> None:
         entry = event_log_entry(event)
         if entry is None:
             return

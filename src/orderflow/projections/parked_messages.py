@@ -12,7 +12,7 @@ from itertools import groupby
 from typing import Any
 
 from orderflow.aggregates.inbox import ParkingLot
-from orderflow.db import Cursor, Database
+from orderflow.db import Cursor, Database, Position
 from orderflow.projections.base import View
 
 
@@ -36,7 +36,7 @@ class ParkedMessagesView(View):
         super().__init__(is_postgres, suffix)
         self._changes: list[tuple[str, list[Any]]] = []  # (statement, parameters), in event order
 
-    def apply(self, event: Any, position: int, aggregate: Any = None) -> None:
+    def apply(self, event: Any, position: Position, aggregate: Any = None) -> None:
         table = self.table("parked_messages")
         if isinstance(event, ParkingLot.Parked):  # type: ignore[attr-defined]  # defined by @event
             m = event.message

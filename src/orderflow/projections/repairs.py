@@ -13,7 +13,7 @@ from typing import Any
 
 from orderflow.aggregates.inbox import RejectedMessage
 from orderflow.aggregates.repairs import RepairAction
-from orderflow.db import Cursor, Database
+from orderflow.db import Cursor, Database, Position
 from orderflow.projections.base import View
 
 ACTION_COLUMNS = ("id", "kind", "user_name", "taken_at", "scope", "detail", "position")
@@ -47,7 +47,7 @@ class RepairsView(View):
         self._actions: list[list[Any]] = []
         self._redriven: list[list[Any]] = []
 
-    def apply(self, event: Any, position: int, aggregate: Any = None) -> None:
+    def apply(self, event: Any, position: Position, aggregate: Any = None) -> None:
         at = self.value(event.at)
         if type(event).__name__ == "Taken":
             self._actions.append([str(event.originator_id), event.kind, event.user, at,

@@ -12,7 +12,7 @@ from __future__ import annotations
 from itertools import pairwise
 from typing import Any
 
-from orderflow.db import Cursor
+from orderflow.db import Cursor, Position
 from orderflow.projections.follow import FollowingView
 
 COLUMNS = (
@@ -41,7 +41,7 @@ class StatusHistoryView(FollowingView):
         super().__init__(is_postgres, suffix)
         self._opened: dict[str, list[list[Any]]] = {}  # per order, the periods the batch opened, in order
 
-    def apply(self, event: Any, position: int, aggregate: Any = None) -> None:
+    def apply(self, event: Any, position: Position, aggregate: Any = None) -> None:
         # Events that change the Workflow Status carry the new one (Placed always does).
         if not getattr(event, "workflow_status", None):
             return

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from orderflow.aggregates.web_order import WebOrder
-from orderflow.db import Cursor
+from orderflow.db import Cursor, Position
 from orderflow.projections.follow import FollowingView
 
 LINE_COLUMNS = (
@@ -59,7 +59,7 @@ class WebOrderVersionsView(FollowingView):
         self._versions: list[list[Any]] = []
         self._lines: list[list[Any]] = []
 
-    def apply(self, event: Any, position: int, aggregate: Any = None) -> None:
+    def apply(self, event: Any, position: Position, aggregate: Any = None) -> None:
         if not isinstance(event, MAKES_A_VERSION):
             return
         version = aggregate.versions[-1]

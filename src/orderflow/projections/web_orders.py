@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from orderflow.aggregates.web_order import WebOrder
-from orderflow.db import Cursor, Database
+from orderflow.db import Cursor, Database, Position
 from orderflow.projections.follow import FollowingView
 
 COLUMNS = (
@@ -25,7 +25,7 @@ class WebOrdersView(FollowingView):
 
     def __init__(self, is_postgres: bool, suffix: str = ""):
         super().__init__(is_postgres, suffix)
-        self._latest: dict[Any, tuple[Any, int, WebOrder]] = {}
+        self._latest: dict[Any, tuple[Any, Position, WebOrder]] = {}
 
     def create_tables(self, cursor: Cursor) -> None:
         m, t = self.money, self.timestamp
@@ -42,7 +42,7 @@ class WebOrdersView(FollowingView):
                 last_change_at {t}, last_event TEXT NOT NULL, position BIGINT NOT NULL)"""
         )
 
-    def apply(self, event: Any, position: int, aggregate: Any = None) -> None:
+    def apply(self, event: Any, position: Position, aggregate: Any = None) -> None:
         # Only an order's last event of the batch makes its row; the order already stands as that event left it.
         self._latest[event.originator_id] = (event, position, aggregate)
 
@@ -64,7 +64,7 @@ class WebOrdersView(FollowingView):
         self._latest.clear()
 
     @staticmethod
-    def row(order: WebOrder, event: Any, position: int) -> dict[str, Any]:
+    def row(order: WebOrder, event: Any, position: Position) -> dict[str, Any]:
         """The list row of ``order`` as ``event`` left it."""
         status, mismatch, document = order.workflow_status, order.amount_mismatch, order.sales_document
         return {
