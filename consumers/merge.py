@@ -12,13 +12,14 @@ task (``PartitionGroup``, KIP-353 and KIP-695):
   ``(occurred_at, topic rank, partition, offset)``: the envelope's event
   time, then the storefront before the ERP, then the partition and offset;
 - a record is released only when every partition with an empty buffer is
-  caught up to its end offset (nothing more is there to read) and ``grace``
-  seconds have passed since the record was published (its Kafka timestamp;
-  an earlier record published at the same moment may still be on its way,
-  and a record that spent its grace on the way waits no more; a timestamp
-  ahead of the consumer's clock counts from the record's arrival), or when a partition behind its end
-  offset has delivered nothing for ``max_idle`` seconds (the merge goes on
-  without it rather than stand still).
+  caught up to its end offset (nothing more is there to read) and the record
+  has waited ``grace`` seconds for it since it was read (an earlier record
+  published at the same moment may still be on its way; and the end offset a
+  consumer knows is that of its last fetch, so after an outage the other
+  topic's backlog may be in the next one: the grace counts from the
+  arrival, never from the record's Kafka timestamp), or when a partition
+  behind its end offset has delivered nothing for ``max_idle`` seconds (the
+  merge goes on without it rather than stand still).
 
 Messages that waited for their order (see :mod:`orderflow.consumers.parking`)
 come back through :meth:`EventTimeMerge.requeue` and are released in the
@@ -55,8 +56,7 @@ class Incoming:
     parked_id: str | None = None
     """The message id of a parked message coming back: its partition's position is already past it."""
     arrived: float = 0.0
-    """Where its grace starts, on the clock of ``time.monotonic()``: when it was published (as far as the
-    consumer's clock can tell), or when it was buffered if that is earlier."""
+    """When it was buffered (``time.monotonic()``)."""
 
     @property
     def requeued(self) -> bool:
@@ -89,18 +89,11 @@ class EventTimeMerge:
         self._behind_since.clear()
         self._gone_idle.clear()
 
-    def add(self, partition: Partition, incoming: Iterable[Incoming], now: float, wall: float | None = None) -> None:
-        """Buffer records of ``partition``, in the offset order they were read, at ``now``.
-
-        ``wall``: the time of day at ``now`` (``time.time()``), to tell how long ago each record was published
-        (its Kafka timestamp, in milliseconds); without it, or without a timestamp, its grace starts now.
-        """
+    def add(self, partition: Partition, incoming: Iterable[Incoming], now: float) -> None:
+        """Buffer records of ``partition``, in the offset order they were read, at ``now``."""
         buffer = self._buffers[partition]
         for each in incoming:
             each.arrived = now
-            published = getattr(each.record, "timestamp", None)
-            if wall is not None and isinstance(published, int) and published > 0:
-                each.arrived -= min(max(0.0, wall - published / 1000), self.grace)
             buffer.append(each)
         self._behind_since.pop(partition, None)
         self._gone_idle.discard(partition)

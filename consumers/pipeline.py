@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -169,9 +168,8 @@ class Pipeline:
         self._unseen |= missing
         for message_id in message_ids:
             self._receipts[message_id] = found.get(message_id)
-        wall = time.time()
         for partition, batch in decoded.items():
-            self.merge.add(partition, batch, now, wall)
+            self.merge.add(partition, batch, now)
         # Only a cache (an unknown message id is asked about again), bounded: the oldest go first, never
         # those of the records just buffered (else each of those would cost a query when released).
         excess = len(self._receipts) - max(CACHED_RECEIPTS, 2 * len(self.merge))

@@ -355,8 +355,8 @@ class Environment(BaseSettings):
         "Records per poll and per database transaction; also the followers' batch"))
     session_timeout_ms: int = Field(_DEFAULT.session_timeout_ms, ge=1, description="How soon the group gives a silent consumer's partitions to the others")
     merge_grace_ms: int = Field(_DEFAULT.merge_grace_ms, ge=0, description=(
-        "How long after it was published (its Kafka timestamp) a message waits for a caught-up partition of the "
-        "other topic, where one published at the same moment may still be on its way"))
+        "How long a message waits, once read, for a caught-up partition of the other topic, where one published "
+        "at the same moment may still be on its way"))
     max_idle_ms: int = Field(_DEFAULT.max_idle_ms, ge=0, description=(
         "How long a partition behind its end offset that delivers nothing may hold the merge back"))
     park_deadline_seconds: int = Field(_DEFAULT.park_deadline_seconds, ge=0, description=(
