@@ -36,7 +36,7 @@ import orderflow
 from orderflow.application.orders import Orders
 from orderflow.db import Database
 from orderflow.kafka import make_producer
-from orderflow.outbound import OutboxRelay, OutboxView
+from orderflow.outbound import OutboundPublisher
 from orderflow.projections.catalog import all_views
 from orderflow.projections.follow import CACHED_ORDERS
 from orderflow.projections.runner import ProjectionRunner
@@ -94,8 +94,7 @@ def measure(args: argparse.Namespace) -> None:
         db = Database(settings.database_url)
         producer = make_producer(settings, **dict(args.producer))
         projections = ProjectionRunner(app, db, all_views(db.is_postgres, app))
-        outbound = OutboxFollowers(ProjectionRunner(app, db, [OutboxView(db.is_postgres, settings.topics)]),
-                                   OutboxRelay(app, db, producer, settings.topics, batch_size=settings.batch_size))
+        outbound = OutboundPublisher(app, db, producer, settings.topics, batch_size=settings.batch_size)
         followers = {"projections": projections, "outbound": outbound}
         chosen = ["projections", "outbound"] if args.only in ("separately", None) else [args.only]
         try:
@@ -129,31 +128,11 @@ def measure(args: argparse.Namespace) -> None:
             app.close()
 
 
-class OutboxFollowers:
-    """The outbound path when the engine did not write the outbox: the runner fills it from the store, the relay
-    sends it (``catch_up`` returns the events read)."""
-
-    def __init__(self, runner: ProjectionRunner, relay: OutboxRelay):
-        self.runner, self.relay = runner, relay
-
-    def rewind(self, position: int) -> None:
-        self.relay.rewind(position)
-        self.runner.forget()
-
-    def catch_up(self) -> int:
-        events = self.runner.catch_up()
-        self.relay.catch_up()
-        return events
-
-    def close(self) -> None:
-        self.relay.close()
-
-
-def together(projections: ProjectionRunner, outbound: OutboxFollowers) -> int:
+def together(projections: ProjectionRunner, outbound: OutboundPublisher) -> int:
     """Both followers to the head, in two threads as ``orderflow run`` has them; the events read by both."""
     counts = {}
 
-    def follow(name: str, runner: ProjectionRunner | OutboxFollowers) -> None:
+    def follow(name: str, runner: ProjectionRunner) -> None:
         counts[name] = runner.catch_up()
 
     threads = [threading.Thread(target=follow, args=item) for item in (("p", projections), ("o", outbound))]

@@ -15,10 +15,9 @@ from orderflow.contract.schemas import Contract
 from orderflow.db import Database, schema_lock
 from orderflow.kafka import ensure_topics, make_producer
 from orderflow.metrics import Monitor
-from orderflow.outbound import OutboxRelay, OutboxView
+from orderflow.outbound import OutboundPublisher
 from orderflow.outbound.publisher import close_producer
 from orderflow.ownership import claim
-from orderflow.projections.base import View
 from orderflow.projections.catalog import all_views
 from orderflow.projections.follow import CACHED_ORDERS
 from orderflow.projections.inline import InlineProjection
@@ -83,8 +82,7 @@ class Engine:
             # rebalances hang now and then in kafka-python 3.0.)
         )
         self._closers.append(lambda: close_producer(producer, timeout=10))
-        # The consumer's batches write the read models and the outbox too.
-        InlineProjection.install(self.app, self.db, followed_views(s, self.db.is_postgres))
+        InlineProjection.install(self.app, self.db)  # the consumer's batches write the read models too
         return InboundConsumer(
             app=self.app,
             contract=self.contract,
@@ -97,21 +95,21 @@ class Engine:
             park_deadline=timedelta(seconds=s.park_deadline_seconds),
         )
 
-    def outbox_relay(self) -> OutboxRelay:
-        """The relay of the outbox to the storefront-sync and notifications topics, with its own producer."""
+    def outbound_publisher(self) -> OutboundPublisher:
+        """The publisher of the storefront-sync and notifications topics, with its own producer."""
         s = self.settings
-        relay = OutboxRelay(
-            self.app, self.db, None, s.topics, batch_size=s.batch_size,
+        publisher = OutboundPublisher(
+            self.app, self.db, None, s.topics, order_url_template=s.order_url_template, batch_size=s.batch_size,
             producer_factory=lambda: make_producer(s), lock=self.db.stream_lock("outbound"),
             send_timeout=s.send_timeout_seconds,
         )
-        self._closers.append(relay.close)
-        return relay
+        self._closers.append(publisher.close)
+        return publisher
 
     def ensure_topics(self) -> None:
         ensure_topics(self.settings)
 
-    def monitoring(self, consumer: InboundConsumer, outbound: OutboxRelay, supervisor: Supervisor) -> list[Worker]:
+    def monitoring(self, consumer: InboundConsumer, outbound: OutboundPublisher, supervisor: Supervisor) -> list[Worker]:
         """With ``ORDERFLOW_METRICS_PORT`` set: the worker keeping the lag gauges and readiness current.
 
         Readiness waits for the consumer lag to be at most ``ORDERFLOW_READY_MAX_LAG``; the
@@ -135,12 +133,6 @@ class Engine:
         self.app.close()
 
 
-def followed_views(settings: Settings, is_postgres: bool) -> list[View]:
-    """What the engine writes with the events and the followers' runner catches up: every read model, and the
-    outbox of the outbound messages (which a rebuild leaves alone: it is sent, not read)."""
-    return [*all_views(is_postgres), OutboxView(is_postgres, settings.topics, settings.order_url_template)]
-
-
 def bootstrap(settings: Settings | None = None) -> Engine:
     """Build the application, the read-model database and the projections from settings."""
     settings = settings or Settings.from_env()
@@ -151,8 +143,7 @@ def bootstrap(settings: Settings | None = None) -> Engine:
         with schema_lock(settings.database_url):
             app = Orders(settings.database_url, cipher_keys=settings.cipher_keys, cache_size=CACHED_ORDERS)
             db = Database(settings.database_url)
-            projections = ProjectionRunner(app, db, followed_views(settings, db.is_postgres),
-                                           lock=db.stream_lock("projections"))
+            projections = ProjectionRunner(app, db, all_views(db.is_postgres, app), lock=db.stream_lock("projections"))
     except BaseException:
         for part in (db, app):
             if part is not None:

@@ -255,7 +255,7 @@ def _start(settings: Settings) -> tuple[Any, Any]:
 
     engine = bootstrap(settings)
     try:
-        return engine, engine.outbox_relay()
+        return engine, engine.outbound_publisher()
     except BaseException:
         with suppress(Exception):
             engine.close()

@@ -79,13 +79,13 @@ def apply_setup(settings, messages, logs) -> None:
 
 
 def wait_until_published(settings, timeout: float, alive) -> None:
-    """Wait until the outbox relay reached the newest event in the store."""
+    """Wait until both outbound positions reach the newest event in the store."""
     app, db = Orders(settings.database_url), Database(settings.database_url)
 
     def caught_up() -> bool:
         head = app.recorder.max_notification_id() or 0
-        rows = db.query("SELECT position FROM projection_tracking WHERE name = 'outbound:relay'")
-        return rows == [(head,)]
+        rows = dict(db.query("SELECT name, position FROM projection_tracking WHERE name IN ('outbound:storefront_sync', 'outbound:notifications')"))
+        return len(rows) == 2 and all(position == head for position in rows.values())
 
     try:
         wait_until(caught_up, timeout, "the outbound topics to catch up", alive=alive)

@@ -9,28 +9,25 @@ from collections import Counter, defaultdict
 import pytest
 from kafka import KafkaConsumer, TopicPartition
 
+from orderflow.aggregates.web_order import WebOrder
 from orderflow.application.orders import Orders
 from orderflow.contract.envelope import decode
 from orderflow.db import Database
-from orderflow.outbound import OutboxRelay, OutboxView, outbound_producer
-from orderflow.outbound.outbox import decode_headers
-from orderflow.projections.runner import ProjectionRunner
+from orderflow.outbound import OutboundPublisher, outbound_producer
+from orderflow.outbound.messages import sync_message_id
 from orderflow.settings import Topics
 from tests.strategies import CLERK, CUSTOMER, at, b2b_payload
-from tests.unit.test_outbound import Outbound, all_messages, drive_realistic_history, followed
+from tests.unit.test_outbound import all_messages, drive_realistic_history, followed
 
 
 class Crash(Exception):
     """Stands for the process dying after the broker acknowledged a batch, before its position was committed."""
 
 
-class CrashingAfterPublish(OutboxRelay):
-    """Dies once the broker acknowledged its first batch, before it records the batch's position."""
-
-    def _send(self, rows) -> None:
-        super()._send(rows)
-        self.crashed = rows
-        raise Crash(len(rows))
+class CrashingAfterPublish(OutboundPublisher):
+    def _record_position(self, cursor, view, position) -> None:
+        super()._record_position(cursor, view, position)
+        raise Crash(view.name)
 
 
 @pytest.fixture
@@ -41,11 +38,10 @@ def outbound(database_url, kafka_broker):
     app, db = Orders(database_url), Database(database_url)
     producers = []
 
-    def publisher(kind: type[OutboxRelay] = OutboxRelay, batch_size: int = 7) -> Outbound:
-        """The outbox's runner and a relay with its own producer, as a restarted followers process would have."""
+    def publisher(kind: type[OutboundPublisher] = OutboundPublisher, batch_size: int = 7) -> OutboundPublisher:
+        """A new publisher with its own producer, as a restarted process would have."""
         producers.append(outbound_producer(kafka_broker.bootstrap_servers))
-        runner = ProjectionRunner(app, db, [OutboxView(db.is_postgres, topics)], batch_size=batch_size)
-        return Outbound(runner, kind(app, db, producers[-1], topics, batch_size=batch_size))
+        return kind(app, db, producers[-1], topics, batch_size=batch_size)
 
     yield app, topics, publisher, kafka_broker.bootstrap_servers
     for producer in producers:
@@ -118,18 +114,18 @@ def test_each_order_arrives_on_one_partition_in_version_order(outbound) -> None:
 def test_a_crash_after_the_broker_acknowledged_resends_only_that_batch_with_the_same_ids(outbound) -> None:
     app, topics, publisher, servers = outbound
     drive_realistic_history(app)
-    crashing = publisher(CrashingAfterPublish, batch_size=5)
     with pytest.raises(Crash):
-        crashing.run_once()
+        publisher(CrashingAfterPublish, batch_size=5).run_once()
 
     publisher().catch_up()
 
-    records = read_all(servers, topics.storefront_sync) + read_all(servers, topics.notifications)
+    records = read_all(servers, topics.storefront_sync)
     counts = message_ids(records)
     resent = {message_id for message_id, n in counts.items() if n > 1}
-    assert resent == {dict(decode_headers(bytes(row[-1])))["message_id"].decode() for row in crashing.relay.crashed}
-    assert len(resent) == 5
-    assert set(counts) == set(expected_ids(app, "web_order_synced")) | set(expected_ids(app, "notification"))
+    first_batch = [app.mapper.to_domain_event(n) for n in app.recorder.select_notifications(start=1, limit=5)]
+    assert resent == {sync_message_id(e.originator_id, e.originator_version) for e in first_batch if isinstance(e, WebOrder.Event)}
+    assert resent
+    assert set(counts) == set(expected_ids(app, "web_order_synced"))
     assert max(counts.values()) == 2
     payloads = defaultdict(set)
     for record in records:

@@ -12,6 +12,7 @@ from types import SimpleNamespace
 from uuid import uuid4
 
 from orderflow.bootstrap import bootstrap
+from orderflow.outbound import OutboundPublisher
 from orderflow.projections.follow import CACHED_ORDERS, AggregateFollower
 from orderflow.settings import Settings
 
@@ -43,8 +44,9 @@ def test_the_follower_keeps_at_most_cached_orders_however_many_orders_it_follows
 def test_every_order_cache_of_the_engine_is_full_before_the_benchmarks_one_x_run_ends(tmp_path) -> None:
     engine = bootstrap(Settings(database_url=f"sqlite:///{tmp_path / 'orders.db'}"))
     try:
-        capacities = [engine.app.cache_size, engine.projections.follower.capacity]
-        assert capacities == [CACHED_ORDERS] * 2
+        outbound = OutboundPublisher(engine.app, engine.db, SimpleNamespace(), engine.settings.topics)
+        capacities = [engine.app.cache_size, engine.projections.follower.capacity, outbound.follower.capacity]
+        assert capacities == [CACHED_ORDERS] * 3
         assert CACHED_ORDERS <= 2_000 < BENCH_ONE_X_ORDERS
     finally:
         engine.close()

@@ -15,10 +15,8 @@ from orderflow.application.orders import Orders
 from orderflow.contract.envelope import decode
 from orderflow.contract.schemas import Contract
 from orderflow.db import Database
-from orderflow.outbound import OutboxRelay, OutboxView, notification_messages, storefront_sync_messages
+from orderflow.outbound import OutboundPublisher, notification_messages, storefront_sync_messages
 from orderflow.projections.follow import AggregateFollower
-from orderflow.projections.inline import InlineProjection
-from orderflow.projections.runner import ProjectionRunner
 from orderflow.settings import Settings, Topics
 from tests.strategies import CLERK, CUSTOMER, MANAGER, at, b2b_payload, fresh_orders, guest_payload, line
 
@@ -253,28 +251,11 @@ class FakeFuture:
             raise TimeoutError("broker did not acknowledge")
 
 
-class Outbound:
-    """The followers' outbound path: the runner writes the outbox (as the engine would inline), the relay sends it."""
-
-    def __init__(self, runner: ProjectionRunner, relay: OutboxRelay):
-        self.runner, self.relay = runner, relay
-        self.lag, self.head, self.rewind = relay.lag, relay.head, relay.rewind
-
-    def catch_up(self) -> None:
-        self.runner.catch_up()
-        self.relay.catch_up()
-
-    def run_once(self) -> int:
-        self.runner.catch_up()
-        return self.relay.run_once()
-
-
 @pytest.fixture
 def publishing(tmp_path):
     url = f"sqlite:///{tmp_path}/orderflow.db"
     app, db, producer = Orders(url), Database(url), FakeProducer()
-    publisher = Outbound(ProjectionRunner(app, db, [OutboxView(False, Topics())], batch_size=5),
-                         OutboxRelay(app, db, producer, Topics(), batch_size=5))
+    publisher = OutboundPublisher(app, db, producer, Topics(), batch_size=5)
     yield app, publisher, producer
     db.close()
     app.close()
@@ -366,42 +347,3 @@ def test_wire_form_converts_subclasses_and_enums_met_again_as_the_first_time() -
     first, second = _wire(value), _wire(value)
     assert first == second == {"kind": "Original", "amount": "2.50", "parts": [{"total": "1.00"}, ["Original"]]}
     assert type(first["kind"]) is str and first["parts"][0] is done
-
-
-def test_the_outbox_written_with_the_events_sends_what_the_runner_makes_from_the_store(tmp_path) -> None:
-    """The engine's path (the outbox written in the events' transactions, nothing decoded to send it) and the
-    followers' path (the runner reads the store) put the same bytes on the wire, in the same order, once."""
-    sent = {}
-    for name, inline in (("engine", True), ("followers", False)):
-        url = f"sqlite:///{tmp_path}/{name}.db"
-        app, db, producer = Orders(url), Database(url), FakeProducer()
-        try:
-            runner = ProjectionRunner(app, db, [OutboxView(False, Topics())], batch_size=5)
-            if inline:
-                InlineProjection.install(app, db, [OutboxView(False, Topics())])
-            drive_realistic_history(app)
-            assert (runner.run_once() == 0) is inline  # written with the events: nothing left to the runner
-            runner.catch_up()
-            relay = OutboxRelay(app, db, producer, Topics(), batch_size=5)
-            relay.catch_up()
-            assert relay.lag() == {"outbound:storefront_sync": 0, "outbound:notifications": 0}
-            assert db.query("SELECT count(*) FROM outbox") == [(0,)]  # every row sent is deleted
-            sent[name] = producer.sent
-            expected = [m.message_id for m in all_messages(followed(app))]
-        finally:
-            db.close()
-            app.close()
-        assert [dict(headers)["message_id"].decode() for *_, headers in producer.sent] == expected
-    assert sent["engine"] == sent["followers"]
-
-
-def test_a_relay_batch_ends_with_an_event_s_last_message(publishing) -> None:
-    """Batches of 5 messages: an event's messages are never split over two batches, so a crash re-sends whole events."""
-    app, publisher, producer = publishing
-    drive_realistic_history(app)
-    publisher.runner.catch_up()
-    positions = [row[0] for row in publisher.relay.db.query("SELECT position FROM outbox ORDER BY position, seq")]
-    while publisher.relay.run_once():
-        sent = len(producer.sent)
-        assert sent == len(positions) or positions[sent] != positions[sent - 1]
-    assert len(producer.sent) == len(positions)

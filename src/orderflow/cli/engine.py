@@ -19,7 +19,7 @@ from orderflow.consumers.inbound import InboundConsumer
 from orderflow.followers import FollowersProcess
 from orderflow.health import HealthServer
 from orderflow.kafka import MissingTopics, NotCoPartitioned
-from orderflow.outbound import OutboxRelay
+from orderflow.outbound import OutboundPublisher
 from orderflow.ownership import ForeignPositions
 from orderflow.settings import Settings, in_memory, redact_url
 from orderflow.supervision import TRANSIENT, Backoff, ErrorPolicy, GiveUp, Stopped, Streak, Supervisor
@@ -124,19 +124,19 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     return supervisor.exit_code
 
 
-def _start(settings: Settings) -> tuple[Engine, InboundConsumer, OutboxRelay]:
+def _start(settings: Settings) -> tuple[Engine, InboundConsumer, OutboundPublisher]:
     """Build the engine and its Kafka clients; nothing is left open if a step fails (start-up retries it)."""
     engine = bootstrap(settings)
     try:
         engine.ensure_topics()
-        return engine, engine.inbound_consumer(), engine.outbox_relay()
+        return engine, engine.inbound_consumer(), engine.outbound_publisher()
     except BaseException:
         with suppress(Exception):
             engine.close()
         raise
 
 
-def _lag(engine: Engine, outbound: OutboxRelay, supervisor: Supervisor) -> dict[str, int] | None:
+def _lag(engine: Engine, outbound: OutboundPublisher, supervisor: Supervisor) -> dict[str, int] | None:
     """Every follower's lag, or None while the database cannot tell (a transient error, already retried elsewhere)."""
     try:
         return {**engine.projections.lag(), **outbound.lag()}

@@ -9,7 +9,6 @@ from typing import Any
 
 from orderflow.application.shredding import UnknownCustomer
 from orderflow.cli.reading import open_existing
-from orderflow.outbound.outbox import drop_unsent
 from orderflow.settings import Settings
 
 
@@ -26,7 +25,6 @@ def cmd_forget(settings: Settings, args: argparse.Namespace) -> int:
     engine = open_existing(settings)
     try:
         done = engine.app.forget_customer(args.customer, args.requested_by, datetime.now(UTC))
-        dropped = sum(drop_unsent(engine.db, forgetting.subject) for forgetting in done)
     except UnknownCustomer as error:
         print(f"orderflow forget: {error}", file=sys.stderr)
         return 1
@@ -35,6 +33,4 @@ def cmd_forget(settings: Settings, args: argparse.Namespace) -> int:
     for forgetting in done:
         print(f"forgotten: {forgetting.kind} (subject {forgetting.subject}), {forgetting.orders} order(s); "
               "run `orderflow projections rebuild` to rewrite the read models")
-    if dropped:
-        print(f"dropped {dropped} outbound message(s) of theirs not sent yet")
     return 0

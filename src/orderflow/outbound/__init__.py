@@ -1,4 +1,4 @@
-"""The outbound topics: storefront sync and notifications, encoded into the outbox with the events, sent by a relay.
+"""The outbound topics: storefront sync and notifications, published by following the event store.
 
 See ``docs/outbound.md`` for the topics, the message types and how to consume them.
 """
@@ -10,15 +10,14 @@ from orderflow.outbound.messages import (
     notification_messages,
     storefront_sync_messages,
 )
-from orderflow.outbound.outbox import OutboxView
-from orderflow.outbound.publisher import OutboxRelay, outbound_producer
+from orderflow.outbound.publisher import OutboundPublisher, OutboundView, outbound_producer
 
 __all__ = [
     "DEFAULT_ORDER_URL_TEMPLATE",
     "NOTIFICATION",
     "WEB_ORDER_SYNCED",
-    "OutboxRelay",
-    "OutboxView",
+    "OutboundPublisher",
+    "OutboundView",
     "notification_messages",
     "outbound_producer",
     "storefront_sync_messages",

@@ -66,10 +66,10 @@ class InlineProjection:
         """The positions of the rows :meth:`prepare` built, to be filled in by :meth:`write`."""
 
     @classmethod
-    def install(cls, app: Any, db: Database, views: Sequence[View] | None = None) -> InlineProjection:
-        """Have ``app`` write ``views`` (every read model of the catalog if None) inline from now on (their tables
-        exist: the :class:`~orderflow.projections.runner.ProjectionRunner` of the same database created them)."""
-        inline = cls(app, all_views(db.is_postgres) if views is None else views, db.is_postgres)
+    def install(cls, app: Any, db: Database) -> InlineProjection:
+        """Have ``app`` write every read model of the catalog inline from now on (their tables exist: the
+        :class:`~orderflow.projections.runner.ProjectionRunner` of the same database created them)."""
+        inline = cls(app, all_views(db.is_postgres), db.is_postgres)
         with db.transaction() as cursor:  # a position row for each, which the first batch can move
             for name in inline._names:
                 cursor.execute(f"INSERT INTO {TRACKING} (name, position) VALUES (?, 0) ON CONFLICT (name) DO NOTHING",
