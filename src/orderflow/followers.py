@@ -14,6 +14,8 @@ environment, so with the same settings, and tends it from its main loop (:class:
 - it reports every change of its components' health as a JSON line on its stdout, a pipe to the parent,
   whose :class:`~orderflow.supervision.Health` takes them over: ``/health/ready`` and the parent's logs
   say whether the followers run;
+- it runs at a lower CPU priority (``ORDERFLOW_FOLLOWERS_NICE``, default 10): the followers may lag a little,
+  the inbound batch may not (its commit makes a message visible in the read models);
 - it logs to the same stderr as the parent, every line with ``"process": "followers"`` and its ``pid``;
 - if it dies (a crash, SIGKILL, out of memory), the parent logs it and starts another after the
   backoff, without ever exiting for it; if it exits 2 (a fatal error) or 3 (a follower kept failing),
@@ -298,6 +300,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"orderflow followers: {error}", file=sys.stderr)
         return 2
     logs.configure(settings.log_format, fields={"process": "followers", "pid": os.getpid()})
+    if settings.followers_nice:
+        os.nice(settings.followers_nice)  # the inbound loop first: its commit is what makes a message visible
     if not _die_with_parent(args.parent):
         log.warning("parent process gone before the followers started", parent=args.parent)
         return 0

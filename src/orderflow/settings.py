@@ -113,6 +113,7 @@ class Settings:
     session_timeout_ms: int = 10_000
     merge_grace_ms: int = 20
     max_idle_ms: int = 30_000
+    followers_nice: int = 10
     park_deadline_seconds: int = 3_600
     order_url_template: str = "https://shop.example/orders/{storefront_reference}"
     schema_dir: Path = Path(str(files("orderflow.schemas")))
@@ -359,6 +360,9 @@ class Environment(BaseSettings):
         "at the same moment may still be on its way"))
     max_idle_ms: int = Field(_DEFAULT.max_idle_ms, ge=0, description=(
         "How long a partition behind its end offset that delivers nothing may hold the merge back"))
+    followers_nice: int = Field(_DEFAULT.followers_nice, ge=0, le=19, description=(
+        "How much lower the followers process's CPU priority is than the inbound loop's (nice increment, 0-19): "
+        "on a busy machine the inbound batch, whose commit makes a message visible, gets the CPU first"))
     park_deadline_seconds: int = Field(_DEFAULT.park_deadline_seconds, ge=0, description=(
         "How long (in event time) a message waits for its order before it is rejected as OrderNeverArrived"))
     order_url_template: Annotated[str, AfterValidator(_url_template)] = Field(_DEFAULT.order_url_template, description=(
@@ -508,6 +512,7 @@ class Environment(BaseSettings):
             session_timeout_ms=self.session_timeout_ms,
             merge_grace_ms=self.merge_grace_ms,
             max_idle_ms=self.max_idle_ms,
+            followers_nice=self.followers_nice,
             park_deadline_seconds=self.park_deadline_seconds,
             order_url_template=self.order_url_template,
             schema_dir=self.schema_dir,

@@ -87,6 +87,8 @@ def test_the_followers_run_in_another_process_than_the_inbound_loop(settings, tm
         wait_until_projected(settings, 120, alive=lambda: process.popen.poll() is None)
         wait_until_published(settings, 120, alive=lambda: process.popen.poll() is None)
         assert parent_of(followers) == process.popen.pid
+        # ORDERFLOW_FOLLOWERS_NICE's default: the inbound loop gets the CPU first.
+        assert os.getpriority(os.PRIO_PROCESS, followers) == os.getpriority(os.PRIO_PROCESS, process.popen.pid) + 10
         process.signal(signal.SIGTERM)
         assert process.wait(30) == 0
     finally:
