@@ -83,6 +83,22 @@ class _Rebalances(ConsumerRebalanceListener):
         return changed
 
 
+def unparsed_partitions(consumer: Any) -> set[TopicPartition]:
+    """The partitions whose fetched records kafka-python holds but has not parsed yet.
+
+    A poll returns at most ``max_poll_records``; the fetch responses it did not get to stay in the client
+    unparsed, and a partition's highwater is only updated when its response is parsed. Such a partition
+    looks caught up (its position is the old highwater) while its records wait in the client: the merge
+    must not let the other topic's later records go first (it did, under load: ERP messages released
+    before their order's placement, rejected as ``OrderNeverArrived``). kafka-python 3.0 keeps them in
+    ``Fetcher._completed_fetches`` (``tests/integration/test_consumer_client.py`` checks it still does).
+    """
+    completed = getattr(getattr(consumer, "_fetcher", None), "_completed_fetches", None)
+    if not completed:
+        return set()
+    return {fetch.topic_partition for fetch in completed.copy()}  # copied at once, as kafka-python does
+
+
 class InboundConsumer:
     """Polls the inbound topics and hands their records to the pipeline."""
 
@@ -219,7 +235,9 @@ class InboundConsumer:
         self._feed(now)
         started = time.perf_counter()
         try:
-            step = self.pipeline.step(self._caught_up, now, self._dead_letter)
+            unparsed = unparsed_partitions(self.consumer)
+            caught_up = (lambda tp: tp not in unparsed and self._caught_up(tp)) if unparsed else self._caught_up
+            step = self.pipeline.step(caught_up, now, self._dead_letter)
         except IntegrityError as error:
             # Another consumer recorded some of this first (a rebalance), or a concurrent writer moved an
             # aggregate on: nothing of this transaction was recorded. Start over from the database.
